@@ -1,0 +1,129 @@
+"""Derived values for the template: names, validators and a variant's dependency set.
+
+Jinja stays thin: anything computed lives here. No I/O, no subprocess, so the
+extension is safe to load, but Copier still requires ``--trust`` for any
+``_jinja_extensions`` entry.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import sys
+from typing import Any
+
+from copier_template_extensions import ContextHook
+from jinja2 import Environment
+from jinja2.ext import Extension
+
+_SLUG = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Import names a service package must not shadow: its own dependencies and test tools.
+_RESERVED = frozenset(
+    {
+        "anyio", "app", "fastapi", "granian", "httpx", "pydantic", "pydantic_settings",
+        "pytest", "secure", "settings", "starlette", "structlog", "test", "tests",
+    }
+)  # fmt: skip
+
+RUNTIME_DEPENDENCIES: dict[str, str] = {
+    "fastapi": "fastapi>=0.115",
+    "pydantic-settings": "pydantic-settings>=2.6",
+    "secure": "secure>=2.0",
+    "structlog": "structlog>=25.1",
+}
+SERVER_DEPENDENCIES: dict[str, str] = {
+    "granian": "granian>=2.5",
+}
+DEV_DEPENDENCIES: tuple[str, ...] = (
+    "anyio>=4.6",
+    "httpx>=0.28",
+    "mypy>=1.15",
+    "pytest>=8.3",
+    "ruff>=0.9",
+    "rust-just>=1.40",
+)
+
+
+def slugify(text: str) -> str:
+    """Turn a free-form project name into a distribution slug."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "service"
+
+
+def to_identifier(slug: str) -> str:
+    """Turn a slug into an importable package name."""
+    name = re.sub(r"[^a-z0-9_]", "_", slug.lower()).strip("_")
+    return name if name and not name[0].isdigit() else f"svc_{name}"
+
+
+def project_name_problem(name: str) -> str:
+    """Empty string if acceptable, else why not (Copier shows it and asks again)."""
+    if not name.strip():
+        return "The project name must not be empty."
+    if not name.isprintable():
+        return "The project name must contain printable characters only."
+    return ""
+
+
+def slug_problem(slug: str) -> str:
+    """Empty string if acceptable, else why not."""
+    if not _SLUG.fullmatch(slug):
+        return (
+            f"'{slug}' is not a valid slug: use lowercase letters, digits and single hyphens, "
+            "starting with a letter (e.g. 'orders-api')."
+        )
+    return ""
+
+
+def package_name_problem(name: str) -> str:
+    """Empty string if acceptable, else why not."""
+    if not _IDENTIFIER.fullmatch(name):
+        return (
+            f"'{name}' is not a valid package name: use lowercase letters, digits and underscores, "
+            "starting with a letter (e.g. 'orders_api')."
+        )
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return f"'{name}' is a Python keyword; choose another package name."
+    if name in sys.stdlib_module_names or name in _RESERVED:
+        return (
+            f"'{name}' would shadow a standard-library or dependency module; choose another name."
+        )
+    return ""
+
+
+def email_problem(email: str) -> str:
+    """Empty string if acceptable, else why not."""
+    return "" if _EMAIL.fullmatch(email) else f"'{email}' does not look like an e-mail address."
+
+
+def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
+    """Requirement strings the service needs at run time, sorted for stable diffs."""
+    deps = dict(RUNTIME_DEPENDENCIES)
+    server = str(answers.get("server", "granian"))
+    deps[server] = SERVER_DEPENDENCIES[server]
+    return sorted(deps.values())
+
+
+class BulwarkFilters(Extension):
+    """Registers the naming and validation helpers as Jinja filters."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters.update(
+            slugify=slugify,
+            to_identifier=to_identifier,
+            project_name_problem=project_name_problem,
+            slug_problem=slug_problem,
+            package_name_problem=package_name_problem,
+            email_problem=email_problem,
+        )
+
+
+class BulwarkContext(ContextHook):
+    """Adds values derived from the answers, so templates test flags instead of lists."""
+
+    def hook(self, context: dict[str, Any]) -> None:
+        context["runtime_dependencies"] = runtime_dependencies(context)
+        context["dev_dependencies"] = list(DEV_DEPENDENCIES)
+        context["python_tag"] = "py" + str(context.get("python_version", "3.13")).replace(".", "")

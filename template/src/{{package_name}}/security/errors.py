@@ -1,0 +1,48 @@
+"""Turn any unhandled exception into a generic JSON 500: no stack trace, no exception text."""
+
+from __future__ import annotations
+
+import structlog
+
+from ._asgi import ASGIApp, Message, Receive, Scope, Send, send_json_error
+
+__all__ = ["ExceptionHandlerMiddleware"]
+
+
+class ExceptionHandlerMiddleware:
+    """Last line of defence; it never starts a response that has already started.
+
+    If the inner app already sent a complete error response (frameworks do, then
+    re-raise) the exception is logged and swallowed. If a response was cut off
+    half-way, it is re-raised so the server drops the connection: the client must
+    not mistake a truncated body for a complete one.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # Bound when the app is built, so it uses the logging configuration then in force.
+        self.logger = structlog.get_logger().bind(logger=__name__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+        complete = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started, complete
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                complete = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            self.logger.exception("unhandled_exception", method=scope["method"], path=scope["path"])
+            if not started:
+                await send_json_error(send, 500)
+            elif not complete:
+                raise

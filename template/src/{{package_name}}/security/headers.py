@@ -1,0 +1,102 @@
+"""Security headers on every response, built once with the ``secure`` library."""
+
+from __future__ import annotations
+
+from secure import Secure
+from secure.headers import (
+    CacheControl,
+    ContentSecurityPolicy,
+    CrossOriginOpenerPolicy,
+    CrossOriginResourcePolicy,
+    PermissionsPolicy,
+    ReferrerPolicy,
+    Server,
+    StrictTransportSecurity,
+    XContentTypeOptions,
+    XFrameOptions,
+)
+
+from ._asgi import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["SecurityHeadersMiddleware"]
+
+# Headers that reveal the stack: dropped from every response. ``Server`` is then
+# sent empty (the ``secure`` default), because some servers (Granian) add their
+# own name when the app sends none.
+_LEAKY = frozenset({b"server", b"x-powered-by"})
+_CACHE_CONTROL = b"cache-control"
+
+
+def _strict_csp() -> ContentSecurityPolicy:
+    """An API serves no documents: nothing may load, nothing may frame it."""
+    return ContentSecurityPolicy().default_src("'none'").frame_ancestors("'none'")
+
+
+def _docs_csp() -> ContentSecurityPolicy:
+    """Debug only: what the interactive API docs need (CDN assets, inline bootstrap)."""
+    cdn = "https://cdn.jsdelivr.net"
+    return (
+        ContentSecurityPolicy()
+        .default_src("'self'")
+        .script_src("'self'", "'unsafe-inline'", cdn)
+        .style_src("'self'", "'unsafe-inline'", cdn)
+        .img_src("'self'", "data:", cdn, "https://fastapi.tiangolo.com")
+        .connect_src("'self'")
+        .frame_ancestors("'none'")
+    )
+
+
+def build_headers(*, debug: bool, hsts: bool) -> list[tuple[bytes, bytes]]:
+    """The header list for one mode, as ASGI bytes (done once, at start-up)."""
+    policy = Secure(
+        cache=CacheControl().no_store(),
+        coop=CrossOriginOpenerPolicy().same_origin(),
+        corp=CrossOriginResourcePolicy().same_origin(),
+        csp=_docs_csp() if debug else _strict_csp(),
+        hsts=StrictTransportSecurity().max_age(31_536_000).include_subdomains() if hsts else None,
+        permissions=PermissionsPolicy().geolocation().camera().microphone(),
+        referrer=ReferrerPolicy().strict_origin_when_cross_origin(),
+        server=Server(),
+        xcto=XContentTypeOptions(),
+        xfo=XFrameOptions().deny(),
+    )
+    return [(name.lower().encode(), value.encode()) for name, value in policy.headers.items()]
+
+
+class SecurityHeadersMiddleware:
+    """Adds OWASP headers; HSTS only over HTTPS (or when TLS terminates upstream).
+
+    Our values replace any the app set, except ``Cache-Control``: a route may opt in
+    to caching on purpose, so ``no-store`` is only the default.
+    """
+
+    def __init__(self, app: ASGIApp, *, debug: bool, tls_terminated_upstream: bool) -> None:
+        self.app = app
+        self.plain = build_headers(debug=debug, hsts=tls_terminated_upstream)
+        self.tls = build_headers(debug=debug, hsts=True)
+        self.replaced = _LEAKY | {name for name, _ in self.tls if name != _CACHE_CONTROL}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self.tls if scope.get("scheme") == "https" else self.plain
+        replaced = self.replaced
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                has_cache_control = False
+                for name, value in message.get("headers", ()):
+                    lowered = name.lower()
+                    if lowered in replaced:
+                        continue
+                    has_cache_control = has_cache_control or lowered == _CACHE_CONTROL
+                    headers.append((name, value))
+                for name, value in extra:
+                    if name != _CACHE_CONTROL or not has_cache_control:
+                        headers.append((name, value))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

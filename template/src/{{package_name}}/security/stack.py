@@ -1,0 +1,75 @@
+"""The one place the order of the security layers is written.
+
+Rule: layers that decorate *every* response (request id, access log, headers)
+sit outside every layer that can answer on its own (errors, host, timeout,
+body size), so a 400, 413, 500 or 504 still leaves with its security headers
+and request id.
+"""
+
+from __future__ import annotations
+
+import structlog
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from ..settings import Settings
+from ._asgi import ASGIApp
+from .access_log import AccessLogMiddleware
+from .body_size import MaxBodySizeMiddleware
+from .errors import ExceptionHandlerMiddleware
+from .headers import SecurityHeadersMiddleware
+from .request_id import RequestIdMiddleware
+from .timeout import TimeoutMiddleware
+from .trusted_host import TrustedHostMiddleware
+
+__all__ = ["apply_security", "security_layers"]
+
+# The service's own package, so its access log is "<package>.access".
+_PACKAGE = __name__.partition(".")[0]
+CORS_METHODS = ("GET", "POST", "OPTIONS")
+CORS_HEADERS = ("Content-Type", "Authorization", "X-Request-ID")
+
+
+def security_layers(settings: Settings) -> list[Middleware]:
+    """The layers for these settings, outermost first."""
+    layers = [
+        Middleware(RequestIdMiddleware),
+        Middleware(AccessLogMiddleware, logger_name=f"{_PACKAGE}.access"),
+        Middleware(
+            SecurityHeadersMiddleware,
+            debug=settings.debug,
+            tls_terminated_upstream=settings.tls_terminated_upstream,
+        ),
+        Middleware(ExceptionHandlerMiddleware),
+        Middleware(GZipMiddleware, minimum_size=1000),
+    ]
+    if origins := settings.effective_cors_origins:
+        layers.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(origins),
+                allow_methods=list(CORS_METHODS),
+                allow_headers=list(CORS_HEADERS),
+                expose_headers=["X-Request-ID"],
+                allow_credentials=False,
+                max_age=600,
+            )
+        )
+    if settings.trusted_hosts:
+        layers.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts))
+    layers += [
+        Middleware(TimeoutMiddleware, timeout=settings.request_timeout),
+        Middleware(MaxBodySizeMiddleware, max_body_size=settings.max_body_size),
+    ]
+    return layers
+
+
+def apply_security(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """Wrap a framework app in the security layers; say what is left open."""
+    logger = structlog.get_logger().bind(logger=__name__)
+    for warning in settings.startup_warnings():
+        logger.warning("insecure_configuration", detail=warning)
+    for cls, args, kwargs in reversed(security_layers(settings)):
+        app = cls(app, *args, **kwargs)
+    return app

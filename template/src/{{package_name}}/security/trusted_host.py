@@ -1,0 +1,51 @@
+"""Reject requests whose ``Host`` header is not one of ``TRUSTED_HOSTS``.
+
+Hand-written rather than Starlette's ``TrustedHostMiddleware`` for two reasons:
+Starlette answers in plain text (ours is the one JSON error shape every status
+uses) and it can redirect to ``www.``, which an API must not do on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
+
+__all__ = ["TrustedHostMiddleware"]
+
+_HOST = b"host"
+
+
+def _hostname(raw: bytes) -> str:
+    """Host header without port, lowercased; IPv6 literals keep their brackets."""
+    host = raw.decode("latin-1").strip().lower()
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.partition(":")[0]
+
+
+class TrustedHostMiddleware:
+    """Exact names, or ``*.example.com`` for any subdomain (not the apex itself)."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Sequence[str]) -> None:
+        if isinstance(allowed_hosts, str) or not allowed_hosts:
+            raise ValueError("allowed_hosts must be a non-empty sequence of host names")
+        self.app = app
+        self.exact = frozenset(h.lower() for h in allowed_hosts if not h.startswith("*."))
+        self.suffixes = tuple(h.lower()[1:] for h in allowed_hosts if h.startswith("*."))
+
+    def is_allowed(self, host: str) -> bool:
+        return host in self.exact or (bool(self.suffixes) and host.endswith(self.suffixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        hosts = [value for name, value in scope["headers"] if name == _HOST]
+        if len(hosts) == 1 and self.is_allowed(_hostname(hosts[0])):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send_json_error(send, 400, "Invalid host header.")

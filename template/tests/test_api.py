@@ -1,0 +1,101 @@
+"""The framework adapter's behaviour: health, docs only in debug, validated example API."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import AppFactory, client_for
+from .framework import DOCS_PATHS
+from .service import HEALTH_PATHS
+
+pytestmark = pytest.mark.anyio
+
+VALID_ITEM = {"name": "Blue widget", "quantity": 3, "tags": ["blue", "small"]}
+
+
+@pytest.mark.parametrize("path", HEALTH_PATHS)
+async def test_health_endpoints(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("path", ["/healthX", "/health/", "/health/../api/v1/items"])
+async def test_only_exact_health_paths(client: httpx.AsyncClient, path: str) -> None:
+    assert (await client.get(path)).status_code in (404, 405)
+
+
+@pytest.mark.parametrize("path", DOCS_PATHS)
+async def test_docs_are_absent_in_production(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("path", DOCS_PATHS)
+async def test_docs_are_served_in_debug(make_app: AppFactory, path: str) -> None:
+    async with client_for(make_app(debug=True)) as http:
+        assert (await http.get(path)).status_code == 200
+
+
+async def test_create_and_read_item(client: httpx.AsyncClient) -> None:
+    created = await client.post("/api/v1/items", json=VALID_ITEM)
+    assert created.status_code == 201
+    item = created.json()
+    assert {k: item[k] for k in VALID_ITEM} == VALID_ITEM
+    read = await client.get(f"/api/v1/items/{item['id']}")
+    assert read.status_code == 200
+    assert read.json() == item
+
+
+async def test_unknown_item_is_404_json(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/items/" + "0" * 32)
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {**VALID_ITEM, "name": ""},
+        {**VALID_ITEM, "name": "x" * 201},
+        {**VALID_ITEM, "name": "<script>alert(1)</script>"},
+        {**VALID_ITEM, "quantity": -1},
+        {**VALID_ITEM, "quantity": 10_001},
+        {**VALID_ITEM, "quantity": "many"},
+        {**VALID_ITEM, "tags": ["UPPER"]},
+        {**VALID_ITEM, "tags": [f"t{i}" for i in range(21)]},
+        {**VALID_ITEM, "admin": True},
+        {"quantity": 1},
+        [],
+        "null",
+    ],
+)
+async def test_bad_input_is_422_with_one_shape(client: httpx.AsyncClient, payload: object) -> None:
+    response = await client.post("/api/v1/items", json=payload)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "validation_error"
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert body["detail"]
+    for problem in body["detail"]:
+        assert set(problem) == {"loc", "msg", "type"}  # the rejected input is not echoed
+
+
+async def test_malformed_json_is_422_not_500(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/items", content=b'{"name": "x", ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+async def test_bad_path_parameter_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/items/not-an-id")
+    assert response.status_code == 422
+
+
+async def test_method_not_allowed_is_405_json(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/health")
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"

@@ -1,0 +1,83 @@
+"""Settings: secure defaults, env names from the contract, bad values stop start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from .conftest import SettingsFactory
+from .service import PACKAGE, Settings
+
+
+def test_defaults_are_locked_down(make_settings: SettingsFactory) -> None:
+    settings = make_settings()
+    assert settings.debug is False
+    assert settings.host == "127.0.0.1"
+    assert settings.effective_cors_origins == ()
+    assert settings.trusted_hosts == ()
+    assert settings.max_body_size == 1_048_576
+    assert settings.effective_log_format == "json"
+    assert settings.shutdown_grace == 10.0
+    assert settings.keep_alive_timeout == 75.0
+
+
+def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEBUG", "true")
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("TRUSTED_HOSTS", "api.example.com")
+    monkeypatch.setenv("MAX_BODY_SIZE", "2048")
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    monkeypatch.setenv("SHUTDOWN_GRACE", "3")
+    monkeypatch.setenv("KEEP_ALIVE_TIMEOUT", "5")
+    monkeypatch.setenv("REQUEST_TIMEOUT", "7")
+    monkeypatch.setenv("PORT", "9000")
+    settings = Settings()
+    assert settings.debug is True
+    assert settings.cors_allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.trusted_hosts == ("api.example.com",)
+    assert settings.max_body_size == 2048
+    assert settings.effective_log_format == "json"
+    assert (settings.shutdown_grace, settings.keep_alive_timeout) == (3, 5)
+    assert settings.request_timeout == 7
+    assert settings.port == 9000
+
+
+def test_debug_defaults_to_console_logs(make_settings: SettingsFactory) -> None:
+    assert make_settings(debug=True).effective_log_format == "console"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("max_body_size", 0),
+        ("max_body_size", "big"),
+        ("request_timeout", 0),
+        ("shutdown_grace", -1),
+        ("port", 70000),
+        ("log_format", "xml"),
+        ("debug", "maybe"),
+    ],
+)
+def test_invalid_values_are_refused(
+    make_settings: SettingsFactory, name: str, value: object
+) -> None:
+    with pytest.raises(ValidationError):
+        make_settings(**{name: value})
+
+
+def test_cli_reports_bad_config_without_traceback(tmp_path: object) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", PACKAGE],
+        env={"MAX_BODY_SIZE": "lots", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Invalid configuration" in result.stderr
+    assert "MAX_BODY_SIZE" in result.stderr
+    assert "Traceback" not in result.stderr

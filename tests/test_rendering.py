@@ -1,0 +1,126 @@
+"""Rendering itself: defaults, validators, no leftover Jinja, answers recorded."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .harness import REPO, render
+from .variants import VARIANTS
+
+# A Jinja expression or tag; a bare "}}" is just nested dicts closing in Python.
+JINJA_LEFTOVER = re.compile(r"\{\{-? ?[A-Za-z_]|\{%-? |-?%\}")
+
+
+def load_questions() -> dict[str, Any]:
+    config = yaml.safe_load((REPO / "copier.yml").read_text())
+    return {key: value for key, value in config.items() if not key.startswith("_")}
+
+
+def choice_values(question: dict[str, Any]) -> list[str]:
+    choices = question.get("choices", [])
+    return list(choices.values()) if isinstance(choices, dict) else list(choices)
+
+
+def test_every_question_has_help_and_default() -> None:
+    for name, question in load_questions().items():
+        assert question.get("help"), f"{name} has no help"
+        assert "default" in question, f"{name} has no default"
+
+
+def test_variants_cover_every_choice() -> None:
+    for name, question in load_questions().items():
+        for value in choice_values(question):
+            default = question["default"]
+            covered = {str(v.answers.get(name, default)) for v in VARIANTS}
+            assert str(value) in covered, f"no variant answers {name}={value}"
+
+
+def test_defaults_render_non_interactively_with_the_cli(template: Path, tmp_path: Path) -> None:
+    """What a user runs: ``copier copy --trust --defaults`` with no stdin."""
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", str(template), "out"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "src" / "my_service" / "app.py").is_file()
+
+
+def test_cli_without_trust_is_refused(template: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "copy", "--defaults", str(template), "out"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert not (tmp_path / "out" / "src").exists()
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_no_jinja_left_in_rendered_files(template: Path, tmp_path: Path, variant: Any) -> None:
+    project = render(template, tmp_path / "p", variant.answers)
+    for path in project.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert not JINJA_LEFTOVER.search(text), f"Jinja left in {path.relative_to(project)}"
+            assert not path.name.endswith(".jinja")
+            assert "{{" not in str(path)
+
+
+def test_answers_are_recorded_for_updates(template: Path, tmp_path: Path) -> None:
+    project = render(template, tmp_path / "p", {"project_name": "Orders API"})
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == "Orders API"
+    assert answers["package_name"] == "orders_api"
+    assert answers["_src_path"]
+
+
+def test_derived_names(template: Path, tmp_path: Path) -> None:
+    project = render(template, tmp_path / "p", {"project_name": "Orders API v2!"})
+    assert (project / "src" / "orders_api_v2" / "__init__.py").is_file()
+    assert 'name = "orders-api-v2"' in (project / "pyproject.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"package_name": "1service"}, "not a valid package name"),
+        ({"package_name": "Orders"}, "not a valid package name"),
+        ({"package_name": "class"}, "Python keyword"),
+        ({"package_name": "json"}, "shadow"),
+        ({"package_name": "fastapi"}, "shadow"),
+        ({"project_slug": "Orders_API"}, "not a valid slug"),
+        ({"project_slug": "orders--api"}, "not a valid slug"),
+        ({"project_name": "  "}, "must not be empty"),
+        ({"author_email": "nobody"}, "e-mail"),
+    ],
+)
+def test_bad_answers_are_rejected_with_a_message(
+    template: Path, tmp_path: Path, answers: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        render(template, tmp_path / "p", answers)
+    assert not (tmp_path / "p" / "src").exists()
+
+
+def test_quotes_in_names_stay_valid_python(template: Path, tmp_path: Path) -> None:
+    project = render(template, tmp_path / "p", {"project_name": 'Bob\'s "API"'})
+    init = next((project / "src").glob("*/__init__.py"))
+    namespace: dict[str, Any] = {}
+    exec(compile(init.read_text(), str(init), "exec"), namespace)  # noqa: S102 - our own render
+    assert namespace["TITLE"] == 'Bob\'s "API"'

@@ -1,0 +1,45 @@
+"""The variants the template promises to support: the one list every template test uses.
+
+A variant is a name and the answers that differ from the defaults. The list
+covers every choice of every question (``test_variants_cover_every_choice``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    answers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def python_version(self) -> str:
+        return str(self.answers.get("python_version", "3.13"))
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("default"),
+    Variant(
+        "py312-apache",
+        {
+            "project_name": "Orders API",
+            "python_version": "3.12",
+            "license": "Apache-2.0",
+        },
+    ),
+    Variant(
+        "py311-mit",
+        {
+            "project_name": "Billing Gateway",
+            "package_name": "billing_gw",
+            "python_version": "3.11",
+            "license": "MIT",
+        },
+    ),
+    Variant("bsd", {"license": "BSD-3-Clause", "project_slug": "edge-svc"}),
+)
+
+VARIANT_IDS = [variant.name for variant in VARIANTS]
