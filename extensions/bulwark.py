@@ -22,19 +22,29 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Import names a service package must not shadow: its own dependencies and test tools.
 _RESERVED = frozenset(
     {
-        "anyio", "app", "fastapi", "granian", "httpx", "pydantic", "pydantic_settings",
-        "pytest", "secure", "settings", "starlette", "structlog", "test", "tests",
+        "anyio", "app", "fastapi", "granian", "httpx", "hypercorn", "litestar", "pydantic",
+        "pydantic_settings", "pytest", "quart", "quart_schema", "schemathesis", "secure",
+        "settings", "starlette", "structlog", "test", "tests", "uvicorn",
     }
 )  # fmt: skip
 
-RUNTIME_DEPENDENCIES: dict[str, str] = {
-    "fastapi": "fastapi>=0.115",
-    "pydantic-settings": "pydantic-settings>=2.6",
-    "secure": "secure>=2.0",
-    "structlog": "structlog>=25.1",
+# Shared by every variant. Starlette is named because the security core imports it
+# directly (CORS, GZip, ASGI types), whichever framework is chosen.
+RUNTIME_DEPENDENCIES: tuple[str, ...] = (
+    "pydantic-settings>=2.6",
+    "secure>=2.0",
+    "starlette>=0.40",
+    "structlog>=25.1",
+)
+FRAMEWORK_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "fastapi": ("fastapi>=0.115",),
+    "litestar": ("litestar>=2.12",),
+    "quart": ("quart>=0.20", "quart-schema>=0.21"),
 }
-SERVER_DEPENDENCIES: dict[str, str] = {
-    "granian": "granian>=2.5",
+SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "granian": ("granian>=2.5",),
+    "uvicorn": ("uvicorn>=0.32",),
+    "hypercorn": ("hypercorn>=0.17",),
 }
 DEV_DEPENDENCIES: tuple[str, ...] = (
     "anyio>=4.6",
@@ -99,10 +109,11 @@ def email_problem(email: str) -> str:
 
 def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
     """Requirement strings the service needs at run time, sorted for stable diffs."""
-    deps = dict(RUNTIME_DEPENDENCIES)
+    framework = str(answers.get("framework", "fastapi"))
     server = str(answers.get("server", "granian"))
-    deps[server] = SERVER_DEPENDENCIES[server]
-    return sorted(deps.values())
+    return sorted(
+        {*RUNTIME_DEPENDENCIES, *FRAMEWORK_DEPENDENCIES[framework], *SERVER_DEPENDENCIES[server]}
+    )
 
 
 class BulwarkFilters(Extension):

@@ -23,20 +23,22 @@ class Variant:
 VARIANTS: tuple[Variant, ...] = (
     Variant("default"),
     Variant(
-        "py312-apache",
+        "fastapi-uvicorn-py312",
         {
             "project_name": "Orders API",
             "python_version": "3.12",
             "license": "Apache-2.0",
+            "server": "uvicorn",
         },
     ),
     Variant(
-        "py311-mit",
+        "fastapi-hypercorn-py311",
         {
             "project_name": "Billing Gateway",
             "package_name": "billing_gw",
             "python_version": "3.11",
             "license": "MIT",
+            "server": "hypercorn",
         },
     ),
     Variant("bsd", {"license": "BSD-3-Clause", "project_slug": "edge-svc"}),

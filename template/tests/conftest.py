@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from .framework import build_test_app
-from .service import ASGIApp, Settings, apply_security, configure_logging
+from .service import ASGIApp, Settings, configure_logging, create_app
 
 SettingsFactory = Callable[..., Settings]
 AppFactory = Callable[..., ASGIApp]
@@ -43,9 +43,7 @@ def make_app(make_settings: SettingsFactory) -> AppFactory:
     """The test app (framework routes + test routes) inside the real security stack."""
 
     def factory(**overrides: Any) -> ASGIApp:
-        settings = make_settings(**overrides)
-        configure_logging(settings)
-        return apply_security(build_test_app(settings), settings)
+        return create_app(make_settings(**overrides), build=build_test_app)
 
     return factory
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from starlette.middleware import Middleware
 
-from .conftest import SettingsFactory
-from .service import security_layers
+from .conftest import SettingsFactory, client_for
+from .service import create_app, security_layers
 
 
 def names(layers: Sequence[Middleware]) -> list[str]:
@@ -34,3 +35,15 @@ def test_unconfigured_production_has_no_cors_or_host_layer(make_settings: Settin
     assert "CORSMiddleware" not in layers
     assert "TrustedHostMiddleware" not in layers
     assert layers[0] == "RequestIdMiddleware"
+
+
+@pytest.mark.anyio
+async def test_served_app_is_the_secured_framework_app(make_settings: SettingsFactory) -> None:
+    """``create_app`` (what the server runs) has the layers and the real routes."""
+    async with client_for(create_app(make_settings())) as http:
+        response = await http.get("/health")
+        missing = await http.get("/_test/boom")  # test-only routes are not served
+    assert response.status_code == 200
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-request-id"]
+    assert missing.status_code == 404

@@ -39,7 +39,7 @@ def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     script = (
         f"from {PACKAGE}.server import serve; from {PACKAGE}.settings import Settings; "
-        "serve(Settings(), target='tests.wire_app:create_app')"
+        "serve(Settings(), target='tests.wire_app:create_test_app')"
     )
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from .framework import build_test_app
-from .service import ASGIApp, Settings, apply_security, configure_logging
+from .service import ASGIApp, create_app
 
 
-def create_app() -> ASGIApp:
-    settings = Settings()
-    configure_logging(settings)
-    return apply_security(build_test_app(settings), settings)
+def create_test_app() -> ASGIApp:
+    return create_app(build=build_test_app)

@@ -1,0 +1,31 @@
+"""What every framework adapter serves, defined once: paths and the error details.
+
+Adapters differ in how they declare routes; they agree on paths, models
+(:mod:`.schemas`), storage (:mod:`.store`) and the error body shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["HEALTH_PATHS", "ITEMS_PATH", "ITEM_PATH", "validation_problems"]
+
+HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz")
+ITEMS_PATH = "/api/v1/items"
+ITEM_PATH = "/api/v1/items/{item_id}"
+
+
+def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Where and why each input was refused, without echoing the rejected input back.
+
+    ``errors`` are pydantic-style dicts (``loc``, ``msg``, ``type``).
+    """
+    return [
+        {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "msg": error["msg"],
+            "type": error["type"],
+        }
+        for error in errors
+    ]

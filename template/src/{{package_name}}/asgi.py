@@ -1,0 +1,26 @@
+"""The served ASGI app: the framework adapter's app inside the security layers.
+
+Servers import ``create_app`` as a factory, so each worker process builds its
+own app from the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .app import build_app
+from .logs import configure_logging
+from .security import apply_security
+from .security._asgi import ASGIApp
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings | None = None, *, build: Callable[[Settings], ASGIApp] = build_app
+) -> ASGIApp:
+    """Configure logging, build the framework app, secure it. ``build`` is for tests."""
+    settings = settings or Settings()
+    configure_logging(settings)
+    return apply_security(build(settings), settings)
