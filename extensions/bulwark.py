@@ -38,7 +38,7 @@ RUNTIME_DEPENDENCIES: tuple[str, ...] = (
 )
 FRAMEWORK_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "fastapi": ("fastapi>=0.115",),
-    "litestar": ("litestar>=2.12",),
+    "litestar": ("litestar>=2.25",),
     "quart": ("quart>=0.20", "quart-schema>=0.21"),
 }
 SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {

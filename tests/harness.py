@@ -18,6 +18,8 @@ from typing import Any
 
 import copier
 
+from extensions.bulwark import FRAMEWORK_DEPENDENCIES, SERVER_DEPENDENCIES
+
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE_PARTS = ("copier.yml", "extensions", "template")
 
@@ -107,10 +109,18 @@ def exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def warm_uv_cache(template: Path, workdir: Path, python_version: str) -> None:
-    """Resolve and download once per Python version (online), so variants sync offline.
+def every_optional_dependency() -> list[str]:
+    """The union of what any variant may add to the default dependency set."""
+    groups = (*FRAMEWORK_DEPENDENCIES.values(), *SERVER_DEPENDENCIES.values())
+    return sorted({requirement for group in groups for requirement in group})
 
-    The marker lives beside the lock in a directory shared by xdist workers.
+
+def warm_uv_cache(template: Path, workdir: Path, python_version: str) -> None:
+    """Resolve and download a superset once per Python version, so variants sync offline.
+
+    The superset is the default render plus every framework's and server's
+    dependencies. The marker lives beside the lock in a directory shared by xdist
+    workers.
     """
     marker = workdir / f"uv-warm-{python_version}.done"
     with exclusive(workdir / f"uv-warm-{python_version}.lock"):
@@ -119,5 +129,7 @@ def warm_uv_cache(template: Path, workdir: Path, python_version: str) -> None:
         project = render(
             template, workdir / f"warm-{python_version}", {"python_version": python_version}
         )
-        run(["uv", "sync"], project, uv_environment(python_version, offline=False))
+        env = uv_environment(python_version, offline=False)
+        run(["uv", "add", "--no-sync", *every_optional_dependency()], project, env)
+        run(["uv", "sync"], project, env)
         marker.touch()

@@ -1,7 +1,8 @@
 """The variants the template promises to support: the one list every template test uses.
 
-A variant is a name and the answers that differ from the defaults. The list
-covers every choice of every question (``test_variants_cover_every_choice``).
+A variant is a name and the answers that differ from the defaults. Every
+framework runs on every server, and every choice of every question appears in
+some variant (``test_variants_cover_every_choice``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Variant:
 
 
 VARIANTS: tuple[Variant, ...] = (
-    Variant("default"),
+    Variant("default"),  # fastapi + granian, Python 3.13
     Variant(
         "fastapi-uvicorn-py312",
         {
@@ -41,7 +42,20 @@ VARIANTS: tuple[Variant, ...] = (
             "server": "hypercorn",
         },
     ),
-    Variant("bsd", {"license": "BSD-3-Clause", "project_slug": "edge-svc"}),
+    Variant("litestar-granian", {"framework": "litestar", "license": "BSD-3-Clause"}),
+    Variant(
+        "litestar-uvicorn-py311",
+        {"framework": "litestar", "server": "uvicorn", "python_version": "3.11"},
+    ),
+    Variant(
+        "litestar-hypercorn-py312",
+        {
+            "framework": "litestar",
+            "server": "hypercorn",
+            "python_version": "3.12",
+            "project_slug": "edge-svc",
+        },
+    ),
 )
 
 VARIANT_IDS = [variant.name for variant in VARIANTS]

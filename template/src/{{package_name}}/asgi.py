@@ -7,6 +7,7 @@ own app from the environment.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from .app import build_app
 from .logs import configure_logging
@@ -18,9 +19,10 @@ __all__ = ["create_app"]
 
 
 def create_app(
-    settings: Settings | None = None, *, build: Callable[[Settings], ASGIApp] = build_app
+    settings: Settings | None = None, *, build: Callable[[Settings], object] = build_app
 ) -> ASGIApp:
     """Configure logging, build the framework app, secure it. ``build`` is for tests."""
     settings = settings or Settings()
     configure_logging(settings)
-    return apply_security(build(settings), settings)
+    # Every framework app is an ASGI callable; some type their scope more narrowly.
+    return apply_security(cast(ASGIApp, build(settings)), settings)

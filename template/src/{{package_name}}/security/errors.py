@@ -6,7 +6,18 @@ import structlog
 
 from ._asgi import ASGIApp, Message, Receive, Scope, Send, send_json_error
 
-__all__ = ["ExceptionHandlerMiddleware"]
+__all__ = ["ExceptionHandlerMiddleware", "log_unhandled"]
+
+
+def log_unhandled(method: str, path: str) -> None:
+    """Log the exception being handled, once, with the request id (the only record of it).
+
+    Used by this layer and by framework adapters whose framework answers a
+    handler's exception itself instead of letting it propagate.
+    """
+    structlog.get_logger().bind(logger=__name__).exception(
+        "unhandled_exception", method=method, path=path
+    )
 
 
 class ExceptionHandlerMiddleware:
@@ -20,8 +31,6 @@ class ExceptionHandlerMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Bound when the app is built, so it uses the logging configuration then in force.
-        self.logger = structlog.get_logger().bind(logger=__name__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +50,7 @@ class ExceptionHandlerMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            self.logger.exception("unhandled_exception", method=scope["method"], path=scope["path"])
+            log_unhandled(scope["method"], scope["path"])
             if not started:
                 await send_json_error(send, 500)
             elif not complete:
