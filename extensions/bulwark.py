@@ -49,6 +49,7 @@ SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
 DEV_DEPENDENCIES: tuple[str, ...] = (
     "anyio>=4.6",
     "httpx>=0.28",
+    "schemathesis>=4.0",
     "mypy>=1.15",
     "pytest>=8.3",
     "ruff>=0.9",

@@ -9,11 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["HEALTH_PATHS", "ITEMS_PATH", "ITEM_PATH", "validation_problems"]
+__all__ = [
+    "API_ERROR_STATUSES",
+    "HEALTH_PATHS",
+    "ITEMS_PATH",
+    "ITEM_PATH",
+    "validation_problems",
+]
 
 HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz")
 ITEMS_PATH = "/api/v1/items"
 ITEM_PATH = "/api/v1/items/{item_id}"
+# Error statuses the API routes document (body: schemas.ErrorBody): unparseable
+# body, unknown item, body too large, invalid input.
+API_ERROR_STATUSES = (400, 404, 413, 422)
 
 
 def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
