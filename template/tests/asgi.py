@@ -31,6 +31,7 @@ async def exchange(
     path: str = "/",
     headers: Iterable[tuple[str, str]] = (),
     chunks: Iterable[bytes] = (),
+    client: tuple[str, int] = ("127.0.0.1", 50000),
 ) -> Exchange:
     """Send one request with ``chunks`` as its streamed body; collect the answer."""
     result = Exchange()
@@ -67,7 +68,7 @@ async def exchange(
         "root_path": "",
         "headers": [(b"host", b"testserver")]
         + [(k.lower().encode(), v.encode()) for k, v in headers],
-        "client": ("127.0.0.1", 50000),
+        "client": client,
         "server": ("testserver", 80),
     }
     await app(scope, receive, send)

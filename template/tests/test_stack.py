@@ -16,9 +16,14 @@ def names(layers: Sequence[Middleware]) -> list[str]:
 
 
 def test_full_order(make_settings: SettingsFactory) -> None:
-    settings = make_settings(cors_allowed_origins="https://a.example", trusted_hosts="a.example")
+    settings = make_settings(
+        cors_allowed_origins="https://a.example",
+        trusted_hosts="a.example",
+        trusted_proxies="10.0.0.0/8",
+    )
     assert names(security_layers(settings)) == [
         "RequestIdMiddleware",
+        "ClientIdentityMiddleware",
         "AccessLogMiddleware",
         "SecurityHeadersMiddleware",
         "ExceptionHandlerMiddleware",
@@ -34,6 +39,7 @@ def test_unconfigured_production_has_no_cors_or_host_layer(make_settings: Settin
     layers = names(security_layers(make_settings()))
     assert "CORSMiddleware" not in layers
     assert "TrustedHostMiddleware" not in layers
+    assert "ClientIdentityMiddleware" not in layers  # no proxy trusted: the peer is the client
     assert layers[0] == "RequestIdMiddleware"
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .security.client import parse_networks
+
 __all__ = ["Settings"]
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -35,6 +37,8 @@ class Settings(BaseSettings):
     cors_allowed_origins: CommaList = ()
     trusted_hosts: CommaList = ()
     tls_terminated_upstream: bool = False
+    trusted_proxies: CommaList = ()
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
 
     max_body_size: int = Field(default=1_048_576, ge=1, le=1 << 30)
     request_timeout: float = Field(default=30.0, gt=0, le=3600)
@@ -44,7 +48,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("cors_allowed_origins", "trusted_hosts", mode="before")
+    @field_validator("cors_allowed_origins", "trusted_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -76,6 +80,17 @@ class Settings(BaseSettings):
                     "(no scheme, port or path)"
                 )
         return tuple(host.lower() for host in hosts)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        parse_networks(proxies)  # raises with the bad entry named
+        return proxies
+
+    @field_validator("forwarded_header", mode="before")
+    @classmethod
+    def _lower_header(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ import time
 import structlog
 
 from ._asgi import ASGIApp, Message, Receive, Scope, Send
+from .client import client_ip
 
 __all__ = ["AccessLogMiddleware"]
 
@@ -35,12 +36,11 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, status_send)
         finally:
-            client = scope.get("client")
             self.logger.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 2),
-                client=client[0] if client else None,
+                client=client_ip(scope),
             )

@@ -8,20 +8,25 @@ and request id.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import structlog
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from ..settings import Settings
 from ._asgi import ASGIApp
 from .access_log import AccessLogMiddleware
 from .body_size import MaxBodySizeMiddleware
+from .client import ClientIdentityMiddleware, parse_networks
 from .errors import ExceptionHandlerMiddleware
 from .headers import SecurityHeadersMiddleware
 from .request_id import RequestIdMiddleware
 from .timeout import TimeoutMiddleware
 from .trusted_host import TrustedHostMiddleware
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = ["apply_security", "security_layers"]
 
@@ -33,8 +38,16 @@ CORS_HEADERS = ("Content-Type", "Authorization", "X-Request-ID")
 
 def security_layers(settings: Settings) -> list[Middleware]:
     """The layers for these settings, outermost first."""
-    layers = [
-        Middleware(RequestIdMiddleware),
+    layers = [Middleware(RequestIdMiddleware)]
+    if settings.trusted_proxies:
+        layers.append(
+            Middleware(
+                ClientIdentityMiddleware,
+                trusted_proxies=parse_networks(settings.trusted_proxies),
+                header=settings.forwarded_header,
+            )
+        )
+    layers += [
         Middleware(AccessLogMiddleware, logger_name=f"{_PACKAGE}.access"),
         Middleware(
             SecurityHeadersMiddleware,
