@@ -31,6 +31,7 @@ _RESERVED = frozenset(
 # Shared by every variant. Starlette is named because the security core imports it
 # directly (CORS, GZip, ASGI types), whichever framework is chosen.
 RUNTIME_DEPENDENCIES: tuple[str, ...] = (
+    "orjson>=3.10",
     "pydantic-settings>=2.6",
     "secure>=2.0",
     "starlette>=0.40",

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 
+import orjson
 import structlog
+from structlog.processors import JSONRenderer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from .security import current_request_id
@@ -26,6 +29,12 @@ def add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
     return event_dict
 
 
+def add_timestamp(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """UTC time as a datetime: orjson writes it as RFC 3339 for a fraction of the cost."""
+    event_dict["timestamp"] = datetime.now(UTC)
+    return event_dict
+
+
 def configure_logging(settings: Settings) -> None:
     """Configure structlog (and route stdlib logging through the same renderer)."""
     level = logging.getLevelNamesMapping()[settings.log_level]
@@ -33,19 +42,27 @@ def configure_logging(settings: Settings) -> None:
         structlog.contextvars.merge_contextvars,
         add_request_id,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Processor
+    iso_time = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    native: list[Processor]  # structlog's own loggers (the access log is one: hot path)
+    foreign: list[Processor]  # stdlib logging records from libraries and servers
+    factory: structlog.BytesLoggerFactory | structlog.WriteLoggerFactory
     if settings.effective_log_format == "json":
-        shared.append(structlog.processors.dict_tracebacks)
-        renderer = structlog.processors.JSONRenderer()
+        tracebacks = structlog.processors.dict_tracebacks
+        # orjson straight to bytes is ~5x cheaper than json.dumps plus encoding.
+        native = [*shared, add_timestamp, tracebacks, JSONRenderer(serializer=orjson.dumps)]
+        foreign = [*shared, iso_time, tracebacks, JSONRenderer()]
+        factory = structlog.BytesLoggerFactory(file=sys.stdout.buffer)
     else:
-        renderer = structlog.dev.ConsoleRenderer()
+        console = structlog.dev.ConsoleRenderer()
+        native = [*shared, iso_time, console]
+        foreign = [*shared, iso_time, console]
+        factory = structlog.WriteLoggerFactory(file=sys.stdout)
 
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=native,
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        logger_factory=factory,
         # Hot-path loggers bind once when the app is built (see AccessLogMiddleware);
         # nothing is cached globally, so reconfiguring (tests, reloads) takes effect.
         cache_logger_on_first_use=False,
@@ -54,8 +71,8 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *foreign[:-1]],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, foreign[-1]],
         )
     )
     root = logging.getLogger()

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "ASGIApp",
+    "ErrorResponse",
     "Message",
     "Receive",
     "Scope",
@@ -24,6 +25,19 @@ __all__ = [
 ]
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class ErrorResponse(Exception):  # noqa: N818 - it is a response, raised
+    """Raised by a layer to answer with a JSON error; the error layer sends it.
+
+    Raising instead of sending lets a layer skip tracking whether the response
+    has started: the error layer tracks that once, for every layer.
+    """
+
+    def __init__(self, status: int, detail: str | None = None) -> None:
+        super().__init__(status, detail)
+        self.status = status
+        self.detail = detail
 
 
 def current_request_id() -> str | None:

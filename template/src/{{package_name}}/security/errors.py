@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from ._asgi import ASGIApp, Message, Receive, Scope, Send, send_json_error
+from ._asgi import ASGIApp, ErrorResponse, Message, Receive, Scope, Send, send_json_error
 
 __all__ = ["ExceptionHandlerMiddleware", "log_unhandled"]
 
@@ -23,6 +23,8 @@ def log_unhandled(method: str, path: str) -> None:
 class ExceptionHandlerMiddleware:
     """Last line of defence; it never starts a response that has already started.
 
+    An :class:`ErrorResponse` raised by an inner layer (e.g. the timeout) becomes
+    its JSON error.
     If the inner app already sent a complete error response (frameworks do, then
     re-raise) the exception is logged and swallowed. If a response was cut off
     half-way, it is re-raised so the server drops the connection: the client must
@@ -49,6 +51,10 @@ class ExceptionHandlerMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ErrorResponse as error:
+            if started:
+                raise  # too late to answer: the server drops the connection
+            await send_json_error(send, error.status, error.detail)
         except Exception:
             log_unhandled(scope["method"], scope["path"])
             if not started:

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import structlog
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 
 from ._asgi import ASGIApp
 from .access_log import AccessLogMiddleware
 from .body_size import MaxBodySizeMiddleware
 from .client import ClientIdentityMiddleware, parse_networks
+from .compression import GZipMiddleware
 from .errors import ExceptionHandlerMiddleware
 from .headers import SecurityHeadersMiddleware
 from .request_id import RequestIdMiddleware

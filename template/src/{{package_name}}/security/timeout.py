@@ -6,16 +6,16 @@ import asyncio
 
 import structlog
 
-from ._asgi import ASGIApp, Message, Receive, Scope, Send, send_json_error
+from ._asgi import ASGIApp, ErrorResponse, Receive, Scope, Send
 
 __all__ = ["TimeoutMiddleware"]
 
 
 class TimeoutMiddleware:
-    """Cancel the handler after ``timeout`` seconds.
+    """Cancel the handler after ``timeout`` seconds and raise a 504 :class:`ErrorResponse`.
 
-    Before the response starts the client gets a 504; after, the response is cut
-    off (the exception goes on, so the server closes the connection).
+    The error layer (outside this one) answers it if the response has not
+    started; otherwise the response is cut off and the server closes the connection.
     """
 
     def __init__(self, app: ASGIApp, *, timeout: float) -> None:
@@ -25,27 +25,18 @@ class TimeoutMiddleware:
         # Bound when the app is built, so it uses the logging configuration then in force.
         self.logger = structlog.get_logger().bind(logger=__name__)
         self.timeout = timeout
+        self.message = f"The request took longer than {timeout:g}s."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         deadline = asyncio.timeout(self.timeout)
         try:
             async with deadline:
-                await self.app(scope, receive, tracking_send)
-        except TimeoutError:
+                await self.app(scope, receive, send)
+        except TimeoutError as error:
             if not deadline.expired():
                 raise  # the handler's own timeout, not ours: let the error layer answer
             self.logger.warning("request_timeout", path=scope["path"], timeout=self.timeout)
-            if started:
-                raise
-            await send_json_error(send, 504, f"The request took longer than {self.timeout:g}s.")
+            raise ErrorResponse(504, self.message) from error

@@ -1,0 +1,628 @@
+"""Benchmark: what the rendered service's security stack costs in throughput.
+
+Renders the template's default variant (or takes ``--project DIR``), serves the
+bare framework app and the app inside the security layers with Granian, one at a
+time, and loads each with wrk. The machine is small and shared, so only ratios
+measured side by side in the same run mean anything: every round measures all
+variants back to back and the report gives per-round ratios and their median.
+
+This is a benchmark, not a test: it never fails on a slow result, it reports.
+Run ``python bench/run.py --help`` (with copier installed) for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+REPO = Path(__file__).resolve().parent.parent
+# Only what copier needs: rendering from a plain copy picks up uncommitted work,
+# where rendering from the repo itself would use git HEAD.
+TEMPLATE_PARTS = ("copier.yml", "extensions", "template")
+HOST = "127.0.0.1"  # everything stays on loopback
+TARGET_RATIO = 0.85
+BENCH_MODULE = "bench_apps"
+LAYER_ENV = "BENCH_LAYER"
+
+START_TIMEOUT = 60.0  # seconds for a server to answer /health
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+SYNC_TIMEOUT = 600.0  # seconds for uv sync (a cold cache downloads every wheel)
+WRK_GRACE = 30.0  # seconds wrk may run past its own duration before it is killed
+
+# Production settings with the trusted-host layer on, so every layer runs.
+SERVER_ENV = {
+    "DEBUG": "false",
+    "TRUSTED_HOSTS": HOST,
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",
+}
+
+BENCH_APPS_SOURCE = '''\
+"""App factories for bench/run.py; written by it into a temporary directory."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from {package}.{build_module} import build_app
+from {package}.{create_module} import create_app
+from {package}.logs import configure_logging
+from {package}.security.stack import security_layers
+from {package}.settings import Settings
+
+
+def _settings() -> Settings:
+    # Logging is configured for every variant, so start-up differs only in the layers.
+    settings = Settings()
+    configure_logging(settings)
+    return settings
+
+
+def bare() -> Any:
+    return build_app(_settings())
+
+
+def full() -> Any:
+    return create_app(Settings())
+
+
+def layer_names() -> list[str]:
+    return [layer.cls.__name__ for layer in security_layers(Settings())]
+
+
+def layer() -> Any:
+    settings = _settings()
+    cls, args, kwargs = security_layers(settings)[int(os.environ["{layer_env}"])]
+    return cls(build_app(settings), *args, **kwargs)
+'''
+
+
+class BenchError(Exception):
+    """A run that cannot go on; main prints it and exits 2."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One app to serve: a label for the report, a factory target, extra env."""
+
+    label: str
+    target: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """The figures read from one wrk run."""
+
+    requests_per_sec: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measurement of one variant in one round."""
+
+    round: int
+    variant: str
+    result: WrkResult
+
+
+@dataclass(frozen=True)
+class Load:
+    """How hard and how long wrk pushes each server."""
+
+    connections: int
+    duration: int
+    warmup: int
+    threads: int = 2
+
+
+# --- project ---------------------------------------------------------------------
+
+
+def render(dest: Path, scratch: Path, answers: dict[str, str]) -> Path:
+    """Render a variant (default answers unless given) from a plain copy of the template parts."""
+    try:
+        import copier  # here, so that --project runs need no copier
+    except ModuleNotFoundError as error:
+        raise BenchError(
+            "copier is not installed: run from the template's dev environment, "
+            "or pass --project DIR with an already-rendered project"
+        ) from error
+    source = scratch / "template-src"
+    source.mkdir()
+    for part in TEMPLATE_PARTS:
+        origin = REPO / part
+        if origin.is_dir():
+            shutil.copytree(origin, source / part)
+        else:
+            shutil.copy2(origin, source / part)
+    copier.run_copy(
+        src_path=str(source),
+        dst_path=str(dest),
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+    )
+    return dest
+
+
+def uv_sync(project: Path) -> None:
+    """Install the project and its dev group into ``project/.venv``."""
+    uv = shutil.which("uv")
+    if uv is None:
+        raise BenchError("uv is not on PATH (see bench/README.md)")
+    # A VIRTUAL_ENV from `uv run` in the template repo is not the project's: drop it.
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    done = subprocess.run(
+        [uv, "sync", "--quiet"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SYNC_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"uv sync failed in {project}:\n{done.stderr.strip()}")
+
+
+def venv_python(project: Path) -> Path:
+    """The project's interpreter: running it directly skips uv's per-call sync."""
+    python = project / ".venv" / "bin" / "python"
+    if not python.exists():
+        uv_sync(project)
+    return python
+
+
+@dataclass(frozen=True)
+class Factories:
+    """Where the rendered project defines its two app factories."""
+
+    package: str
+    build_module: str  # defines build_app(settings): the framework app alone
+    create_module: str  # defines create_app(settings): the served, secured app
+
+
+def find_factories(project: Path) -> Factories:
+    """Find the package and the modules of ``build_app``/``create_app`` by their ``def``.
+
+    Looked up rather than hard-coded, so the benchmark follows the template's
+    modules as they move (``create_app`` was in ``app.py``, now in ``asgi.py``).
+    """
+    packages = sorted(path.parent for path in project.glob("src/*/__init__.py"))
+    if len(packages) != 1:
+        raise BenchError(f"expected one package under {project / 'src'}, found {packages}")
+    package = packages[0]
+
+    def module_defining(name: str) -> str:
+        pattern = re.compile(rf"^def {name}\(", re.MULTILINE)
+        found = sorted(
+            path.stem for path in package.glob("*.py") if pattern.search(path.read_text())
+        )
+        if len(found) != 1:
+            raise BenchError(f"expected one module of {package} to define {name}, found {found}")
+        return found[0]
+
+    return Factories(package.name, module_defining("build_app"), module_defining("create_app"))
+
+
+def write_bench_module(directory: Path, factories: Factories) -> None:
+    """Write the factories outside the project, so the project is left untouched."""
+    source = BENCH_APPS_SOURCE.format(**asdict(factories), layer_env=LAYER_ENV)
+    (directory / f"{BENCH_MODULE}.py").write_text(source, encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where and how to start servers for one rendered project."""
+
+    root: Path
+    python: Path
+    apps_dir: Path
+
+    def env(self, extra: dict[str, str]) -> dict[str, str]:
+        env = {**os.environ, **SERVER_ENV, **extra}
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(self.apps_dir), os.environ.get("PYTHONPATH")])
+        )
+        return env
+
+
+def layer_names(project: Project) -> list[str]:
+    """The security layers for the benchmark settings, outermost first."""
+    code = f"import json, {BENCH_MODULE}; print(json.dumps({BENCH_MODULE}.layer_names()))"
+    done = subprocess.run(
+        [str(project.python), "-c", code],
+        cwd=project.root,
+        env=project.env({}),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"could not list the security layers:\n{done.stderr.strip()}")
+    names: list[str] = json.loads(done.stdout)
+    return names
+
+
+# --- server ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def granian_command(python: Path, target: str, port: int) -> list[str]:
+    """One worker, loopback only; Granian's own access log stays off (its default)."""
+    return [
+        str(python), "-m", "granian",
+        "--interface", "asgi", "--factory", "--workers", "1",
+        "--host", HOST, "--port", str(port),
+        target,
+    ]  # fmt: skip
+
+
+def status_of(port: int, host_header: str | None = None) -> int | None:
+    """Status of GET /health, or None while nothing answers."""
+    request = urllib.request.Request(f"http://{HOST}:{port}/health")
+    if host_header is not None:
+        request.add_header("Host", host_header)
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+def wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Block until /health answers 200; fail fast if the server dies or hangs."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"server exited with {process.returncode}:\n{tail(log)}")
+        status = status_of(port)
+        if status == 200:
+            return
+        if status is not None:
+            raise BenchError(f"GET /health answered {status}, expected 200")
+        time.sleep(0.2)
+    raise BenchError(f"server did not answer within {START_TIMEOUT:g}s:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 20) -> str:
+    """The end of a server's stderr, for error messages."""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server by PID; SIGKILL its own process group if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+    # The server was started in a session of its own (pgid == pid): this reaches a
+    # worker that outlived its parent, and nothing else.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def serving(project: Project, variant: Variant, log_dir: Path) -> Iterator[int]:
+    """Run one server for the block's duration and yield its port."""
+    port = free_port()
+    log = log_dir / f"{variant.label}.stderr"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            granian_command(project.python, variant.target, port),
+            cwd=project.root,
+            env=project.env(variant.env),
+            stdin=subprocess.DEVNULL,
+            # The access log is still formatted per request, as in production, then dropped.
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+        try:
+            wait_ready(process, port, log)
+            yield port
+        finally:
+            stop(process)
+
+
+def check_host_layer(port: int) -> None:
+    """The full stack must refuse a foreign Host, or the run would not measure it."""
+    status = status_of(port, host_header="evil.example")
+    if status != 400:
+        raise BenchError(f"full app answered {status} to a foreign Host; expected 400")
+
+
+# --- wrk -------------------------------------------------------------------------
+
+_TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_P99 = re.compile(r"^\s*99(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
+_REQUESTS = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Read req/s, p99 latency, and anything that makes the figures suspect."""
+    rps, p99 = _RPS.search(output), _P99.search(output)
+    requests = _REQUESTS.search(output)
+    if rps is None or p99 is None or requests is None:
+        raise BenchError(f"could not read wrk's output:\n{output}")
+    non_2xx = _NON_2XX.search(output)
+    errors = _SOCKET_ERRORS.search(output)
+    return WrkResult(
+        requests_per_sec=float(rps.group(1)),
+        p99_ms=float(p99.group(1)) * _TIME_UNITS_MS[p99.group(2)],
+        requests=int(requests.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+    )
+
+
+def wrk(wrk_path: str, port: int, load: Load, duration: int) -> WrkResult:
+    """One bounded wrk run against /health."""
+    done = subprocess.run(
+        [
+            wrk_path,
+            f"-t{load.threads}",
+            f"-c{load.connections}",
+            f"-d{duration}s",
+            "--latency",
+            f"http://{HOST}:{port}/health",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + WRK_GRACE,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stderr.strip()}")
+    return parse_wrk(done.stdout)
+
+
+def measure(
+    project: Project, variant: Variant, load: Load, wrk_path: str, log_dir: Path
+) -> WrkResult:
+    """Start the variant, warm it up, load it, stop it."""
+    with serving(project, variant, log_dir) as port:
+        if variant.label == "full":
+            check_host_layer(port)
+        if load.warmup > 0:
+            wrk(wrk_path, port, load, load.warmup)
+        result = wrk(wrk_path, port, load, load.duration)
+    if result.non_2xx or result.socket_errors:
+        print(
+            f"  warning: {variant.label}: {result.non_2xx} non-2xx responses, "
+            f"{result.socket_errors} socket errors",
+            file=sys.stderr,
+        )
+    return result
+
+
+def run_rounds(
+    project: Project, variants: Sequence[Variant], rounds: int, load: Load, wrk_path: str
+) -> list[Sample]:
+    """Measure every variant once per round; odd rounds reverse the order to cancel drift."""
+    samples: list[Sample] = []
+    with tempfile.TemporaryDirectory(prefix="bulwark-bench-logs-") as logs:
+        for number in range(1, rounds + 1):
+            order = variants if number % 2 else list(reversed(variants))
+            for variant in order:
+                print(f"round {number}/{rounds}: {variant.label} ...", file=sys.stderr)
+                result = measure(project, variant, load, wrk_path, Path(logs))
+                samples.append(Sample(number, variant.label, result))
+    return samples
+
+
+# --- report ----------------------------------------------------------------------
+
+
+def by_round(samples: Sequence[Sample], label: str) -> dict[int, WrkResult]:
+    return {sample.round: sample.result for sample in samples if sample.variant == label}
+
+
+def ratios(samples: Sequence[Sample], label: str, base: str = "bare") -> list[float]:
+    """Per-round throughput of ``label`` over ``base``: the only figure that travels."""
+    ours, theirs = by_round(samples, label), by_round(samples, base)
+    return [ours[n].requests_per_sec / theirs[n].requests_per_sec for n in sorted(ours)]
+
+
+def summary(samples: Sequence[Sample], label: str) -> dict[str, float]:
+    results = list(by_round(samples, label).values())
+    return {
+        "median_rps": statistics.median(r.requests_per_sec for r in results),
+        "median_p99_ms": statistics.median(r.p99_ms for r in results),
+    }
+
+
+def print_stack_report(samples: Sequence[Sample], out: IO[str]) -> float:
+    """Per-round table, then medians; returns the median full/bare ratio."""
+    bare, full = by_round(samples, "bare"), by_round(samples, "full")
+    print(f"{'round':>5}  {'bare req/s':>11}  {'full req/s':>11}  {'full/bare':>9}", file=out)
+    for number, ratio in zip(sorted(bare), ratios(samples, "full"), strict=True):
+        print(
+            f"{number:>5}  {bare[number].requests_per_sec:>11.1f}  "
+            f"{full[number].requests_per_sec:>11.1f}  {ratio:>9.3f}",
+            file=out,
+        )
+    for label in ("bare", "full"):
+        s = summary(samples, label)
+        print(
+            f"median {label}: {s['median_rps']:.1f} req/s, p99 {s['median_p99_ms']:.2f} ms",
+            file=out,
+        )
+    median = statistics.median(ratios(samples, "full"))
+    verdict = "meets" if median >= TARGET_RATIO else "BELOW"
+    print(f"median ratio full/bare: {median:.3f} ({verdict} target {TARGET_RATIO})", file=out)
+    return median
+
+
+def print_layer_report(samples: Sequence[Sample], labels: Sequence[str], out: IO[str]) -> None:
+    """One line per variant: median throughput, p99 and ratio to bare; costliest first."""
+    rows = [(label, statistics.median(ratios(samples, label))) for label in labels]
+    rows.sort(key=lambda row: row[1])
+    print(f"{'app':<32}  {'req/s':>9}  {'p99 ms':>7}  {'/bare':>6}  {'cost':>6}", file=out)
+    for label, ratio in rows:
+        s = summary(samples, label)
+        print(
+            f"{label:<32}  {s['median_rps']:>9.1f}  {s['median_p99_ms']:>7.2f}  "
+            f"{ratio:>6.3f}  {1 - ratio:>6.1%}",
+            file=out,
+        )
+
+
+def write_json(path: Path, args: argparse.Namespace, samples: Sequence[Sample]) -> None:
+    """Raw samples plus the medians, for comparing runs by hand or in a notebook."""
+    labels = sorted({sample.variant for sample in samples})
+    payload = {
+        "config": {k: v for k, v in vars(args).items() if k not in ("json", "project")},
+        "target_ratio": TARGET_RATIO,
+        "samples": [asdict(sample) for sample in samples],
+        "summary": {
+            label: {
+                **summary(samples, label),
+                "median_ratio": statistics.median(ratios(samples, label)),
+            }
+            for label in labels
+        },
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+# --- main ------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--project", type=Path, help="an already-rendered project (default: render one)"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    parser.add_argument(
+        "--duration", type=int, default=10, help="seconds of load per server (default 10)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="unmeasured seconds first (default 1)"
+    )
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument(
+        "--layers", action="store_true", help="also measure the bare app inside each layer alone"
+    )
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a copier answer for the rendered variant, e.g. framework=litestar (repeatable; "
+        "the server must stay granian)",
+    )
+    parser.add_argument("--json", type=Path, help="write the samples and medians to this file")
+    args = parser.parse_args(argv)
+    for name in ("rounds", "duration", "connections"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup must not be negative")
+    if any("=" not in item for item in args.data):
+        parser.error("--data takes KEY=VALUE")
+    if args.project is not None and args.data:
+        parser.error("--data applies to rendering; it cannot change an existing --project")
+    return args
+
+
+def variants_for(project: Project, layers: bool) -> list[Variant]:
+    """Bare and full; with --layers, the bare app inside each layer alone as well."""
+    variants = [Variant("bare", f"{BENCH_MODULE}:bare"), Variant("full", f"{BENCH_MODULE}:full")]
+    if layers:
+        variants += [
+            Variant(f"+{name}", f"{BENCH_MODULE}:layer", {LAYER_ENV: str(index)})
+            for index, name in enumerate(layer_names(project))
+        ]
+    return variants
+
+
+def prepare(args: argparse.Namespace, scratch: Path) -> Project:
+    """Render and install (or take --project), then write the factories beside it."""
+    if args.project is not None:
+        root = args.project.resolve()
+        python = venv_python(root)
+    else:
+        answers = dict(item.split("=", 1) for item in args.data)
+        print(f"rendering {answers or 'the default variant'}; uv sync ...", file=sys.stderr)
+        root = render(scratch / "service", scratch, answers)
+        uv_sync(root)
+        python = venv_python(root)
+    apps_dir = scratch / "apps"
+    apps_dir.mkdir()
+    write_bench_module(apps_dir, find_factories(root))
+    return Project(root, python, apps_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    wrk_path = shutil.which("wrk")
+    if wrk_path is None:
+        print("error: wrk is not installed (e.g. apt-get install wrk)", file=sys.stderr)
+        return 2
+    load = Load(args.connections, args.duration, args.warmup)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bulwark-bench-") as scratch:
+            project = prepare(args, Path(scratch))
+            variants = variants_for(project, args.layers)
+            samples = run_rounds(project, variants, args.rounds, load, wrk_path)
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"\n{args.rounds} rounds x {args.duration}s, {args.connections} connections, "
+        f"GET /health, TRUSTED_HOSTS={HOST}, access log to /dev/null\n"
+    )
+    print_stack_report(samples, sys.stdout)
+    if args.layers:
+        print("\nEach layer alone around the bare app (median of per-round ratios):")
+        print_layer_report(samples, [v.label for v in variants if v.label != "bare"], sys.stdout)
+    if args.json is not None:
+        write_json(args.json, args, samples)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
