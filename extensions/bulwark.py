@@ -31,8 +31,9 @@ _RESERVED = frozenset(
 # Shared by every variant. Starlette is named because the security core imports it
 # directly (CORS, GZip, ASGI types), whichever framework is chosen.
 RUNTIME_DEPENDENCIES: tuple[str, ...] = (
+    "limits>=5.0",
     "orjson>=3.10",
-    "pydantic-settings>=2.6",
+    "pydantic-settings>=2.7",
     "secure>=2.0",
     "starlette>=0.40",
     "structlog>=25.1",
@@ -42,15 +43,23 @@ FRAMEWORK_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "litestar": ("litestar>=2.25",),
     "quart": ("quart>=0.20", "quart-schema>=0.21"),
 }
+STORAGE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "memory": (),
+    "redis": ("redis>=5.2",),
+}
+STORAGE_URLS: dict[str, str] = {
+    "memory": "memory://",
+    "redis": "redis://127.0.0.1:6379/0",
+}
 SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
-    "granian": ("granian>=2.5",),
+    "granian": ("granian>=2.8",),
     "uvicorn": ("uvicorn>=0.32",),
     "hypercorn": ("hypercorn>=0.17",),
 }
 DEV_DEPENDENCIES: tuple[str, ...] = (
     "anyio>=4.6",
     "httpx>=0.28",
-    "schemathesis>=4.0",
+    "schemathesis>=4.30",
     "mypy>=1.15",
     "pytest>=8.3",
     "ruff>=0.9",
@@ -113,8 +122,14 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
     """Requirement strings the service needs at run time, sorted for stable diffs."""
     framework = str(answers.get("framework", "fastapi"))
     server = str(answers.get("server", "granian"))
+    storage = str(answers.get("rate_limit_storage", "memory"))
     return sorted(
-        {*RUNTIME_DEPENDENCIES, *FRAMEWORK_DEPENDENCIES[framework], *SERVER_DEPENDENCIES[server]}
+        {
+            *RUNTIME_DEPENDENCIES,
+            *FRAMEWORK_DEPENDENCIES[framework],
+            *SERVER_DEPENDENCIES[server],
+            *STORAGE_DEPENDENCIES[storage],
+        }
     )
 
 
@@ -139,4 +154,7 @@ class BulwarkContext(ContextHook):
     def hook(self, context: dict[str, Any]) -> None:
         context["runtime_dependencies"] = runtime_dependencies(context)
         context["dev_dependencies"] = list(DEV_DEPENDENCIES)
+        context["rate_limit_storage_url"] = STORAGE_URLS[
+            str(context.get("rate_limit_storage", "memory"))
+        ]
         context["python_tag"] = "py" + str(context.get("python_version", "3.13")).replace(".", "")

@@ -18,7 +18,11 @@ from typing import Any
 
 import copier
 
-from extensions.bulwark import FRAMEWORK_DEPENDENCIES, SERVER_DEPENDENCIES
+from extensions.bulwark import (
+    FRAMEWORK_DEPENDENCIES,
+    SERVER_DEPENDENCIES,
+    STORAGE_DEPENDENCIES,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE_PARTS = ("copier.yml", "extensions", "template")
@@ -111,7 +115,11 @@ def exclusive(lock_file: Path) -> Iterator[None]:
 
 def every_optional_dependency() -> list[str]:
     """The union of what any variant may add to the default dependency set."""
-    groups = (*FRAMEWORK_DEPENDENCIES.values(), *SERVER_DEPENDENCIES.values())
+    groups = (
+        *FRAMEWORK_DEPENDENCIES.values(),
+        *SERVER_DEPENDENCIES.values(),
+        *STORAGE_DEPENDENCIES.values(),
+    )
     return sorted({requirement for group in groups for requirement in group})
 
 

@@ -21,8 +21,11 @@ class Variant:
         return str(self.answers.get("python_version", "3.13"))
 
 
+# Every option that adds code, on at once (later issues add theirs here).
+EVERYTHING: dict[str, Any] = {"rate_limit_storage": "redis"}
+
 VARIANTS: tuple[Variant, ...] = (
-    Variant("default"),  # fastapi + granian, Python 3.13
+    Variant("default"),  # fastapi + granian + memory store, Python 3.13
     Variant(
         "fastapi-uvicorn-py312",
         {
@@ -55,6 +58,17 @@ VARIANTS: tuple[Variant, ...] = (
             "python_version": "3.12",
             "project_slug": "edge-svc",
         },
+    ),
+    Variant("quart-granian-py312", {"framework": "quart", "python_version": "3.12"}),
+    Variant("quart-uvicorn", {"framework": "quart", "server": "uvicorn"}),
+    Variant(
+        "quart-hypercorn-py311",
+        {"framework": "quart", "server": "hypercorn", "python_version": "3.11"},
+    ),
+    Variant("fastapi-everything", {"framework": "fastapi", **EVERYTHING}),
+    Variant("litestar-everything", {"framework": "litestar", **EVERYTHING}),
+    Variant(
+        "quart-everything-py311", {"framework": "quart", "python_version": "3.11", **EVERYTHING}
     ),
 )
 

@@ -73,3 +73,18 @@ async def exchange(
     }
     await app(scope, receive, send)
     return result
+
+
+async def lifespan_cycle(app: ASGIApp) -> list[str]:
+    """Start the app up and shut it down, as a server does; the message types it sent."""
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message["type"])
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    return sent

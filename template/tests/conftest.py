@@ -32,8 +32,14 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_settings() -> SettingsFactory:
+    """Settings from a test's overrides alone.
+
+    Counters live in memory unless a test says otherwise: each app starts with full
+    budgets. The Redis store has its own tests, against a real redis-server.
+    """
+
     def factory(**overrides: Any) -> Settings:
-        return Settings.model_validate(overrides)
+        return Settings.model_validate({"rate_limit_storage_url": "memory://", **overrides})
 
     return factory
 

@@ -16,7 +16,14 @@ from schemathesis import Case, CheckContext, Response
 from .framework import FUZZ_EXCLUDED_CHECKS, OPENAPI_PATH
 from .service import Settings, create_app
 
-APP = create_app(Settings.model_validate({"debug": True}))
+# Debug for the docs; limits the fuzzer cannot reach, in memory (limits have their own tests).
+SETTINGS = {
+    "debug": True,
+    "rate_limit_default": "1000000/minute",
+    "rate_limit_routes": {},
+    "rate_limit_storage_url": "memory://",
+}
+APP = create_app(Settings.model_validate(SETTINGS))
 schema = schemathesis.openapi.from_asgi(OPENAPI_PATH, APP)
 
 

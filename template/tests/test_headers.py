@@ -7,8 +7,8 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from .asgi import exchange
-from .conftest import AppFactory, client_for
-from .service import Settings, apply_security
+from .conftest import AppFactory, SettingsFactory, client_for
+from .service import apply_security
 
 pytestmark = pytest.mark.anyio
 
@@ -74,7 +74,7 @@ async def test_bad_host_response_is_hardened(make_app: AppFactory) -> None:
     assert_hardened(response.headers)
 
 
-async def test_app_cannot_weaken_csp_or_leak_server() -> None:
+async def test_app_cannot_weaken_csp_or_leak_server(make_settings: SettingsFactory) -> None:
     """Headers the app sets are replaced, except a deliberate Cache-Control."""
 
     async def leaky_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,7 +92,7 @@ async def test_app_cannot_weaken_csp_or_leak_server() -> None:
         )
         await send({"type": "http.response.body", "body": b"ok"})
 
-    app = apply_security(leaky_app, Settings.model_validate({}))
+    app = apply_security(leaky_app, make_settings())
     result = await exchange(app, method="GET", path="/")
     assert result.headers["content-security-policy"] == STRICT["content-security-policy"]
     assert result.headers["server"] == ""

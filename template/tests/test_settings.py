@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -81,3 +82,16 @@ def test_cli_reports_bad_config_without_traceback(tmp_path: object) -> None:
     assert "Invalid configuration" in result.stderr
     assert "MAX_BODY_SIZE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_env_example_is_valid_and_secure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copying .env.example to .env must start the service, with the secure defaults."""
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    for line in example.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.debug is False
+    assert settings.effective_cors_origins == ()
+    assert settings.rate_limit_default == "60/minute"

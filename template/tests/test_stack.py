@@ -32,6 +32,7 @@ def test_full_order(make_settings: SettingsFactory) -> None:
         "TrustedHostMiddleware",
         "TimeoutMiddleware",
         "MaxBodySizeMiddleware",
+        "RateLimitMiddleware",
     ]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,17 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .processes import free_port
 from .service import PACKAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 64 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -46,6 +39,7 @@ def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         "PORT": str(port),
         "TRUSTED_HOSTS": "127.0.0.1",
         "SHUTDOWN_GRACE": "3",
+        "RATE_LIMIT_STORAGE_URL": "memory://",
         **env,
     }
     process = subprocess.Popen(

@@ -14,15 +14,19 @@ __all__ = [
     "HEALTH_PATHS",
     "ITEMS_PATH",
     "ITEM_PATH",
+    "ROUTE_RATE_LIMITS",
     "validation_problems",
 ]
 
 HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz")
 ITEMS_PATH = "/api/v1/items"
 ITEM_PATH = "/api/v1/items/{item_id}"
+# Default for RATE_LIMIT_ROUTES: stricter limits than RATE_LIMIT_DEFAULT for chosen
+# routes ("METHOD /exact/path"), counted per client on top of the default.
+ROUTE_RATE_LIMITS = {f"POST {ITEMS_PATH}": "20/minute"}
 # Error statuses the API routes document (body: schemas.ErrorBody): unparseable
-# body, unknown item, body too large, invalid input.
-API_ERROR_STATUSES = (400, 404, 413, 422)
+# body, unknown item, body too large, invalid input, rate limited.
+API_ERROR_STATUSES = (400, 404, 413, 422, 429)
 
 
 def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import orjson
 import structlog
+import structlog.tracebacks
 from structlog.processors import JSONRenderer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -48,7 +49,11 @@ def configure_logging(settings: Settings) -> None:
     foreign: list[Processor]  # stdlib logging records from libraries and servers
     factory: structlog.BytesLoggerFactory | structlog.WriteLoggerFactory
     if settings.effective_log_format == "json":
-        tracebacks = structlog.processors.dict_tracebacks
+        # Structured tracebacks without local variables: locals hold request bodies,
+        # headers and secrets, which must never reach the logs.
+        tracebacks = structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        )
         # orjson straight to bytes is ~5x cheaper than json.dumps plus encoding.
         native = [*shared, add_timestamp, tracebacks, JSONRenderer(serializer=orjson.dumps)]
         foreign = [*shared, iso_time, tracebacks, JSONRenderer()]

@@ -7,12 +7,16 @@ never at the first request.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from . import DEFAULT_RATE_LIMIT_STORAGE
+from .api import ROUTE_RATE_LIMITS
 from .security.client import parse_networks
+from .security.limiter import parse_limit
 
 __all__ = ["Settings"]
 
@@ -44,6 +48,13 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=30.0, gt=0, le=3600)
     keep_alive_timeout: float = Field(default=75.0, gt=0, le=3600)
     shutdown_grace: float = Field(default=10.0, ge=0, le=3600)
+
+    rate_limit_default: str = "60/minute"
+    # JSON object, e.g. {"POST /api/v1/items": "20/minute"}: stricter limits on top of the default.
+    rate_limit_routes: dict[str, str] = Field(default_factory=lambda: dict(ROUTE_RATE_LIMITS))
+    rate_limit_storage_url: str = DEFAULT_RATE_LIMIT_STORAGE
+    rate_limit_fail_open: bool = False
+    rate_limit_memory_max_keys: int = Field(default=50_000, ge=100, le=10_000_000)
 
     log_format: Literal["json", "console"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -87,6 +98,36 @@ class Settings(BaseSettings):
         parse_networks(proxies)  # raises with the bad entry named
         return proxies
 
+    @field_validator("rate_limit_default")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        parse_limit(value)  # raises with the bad text named
+        return value
+
+    @field_validator("rate_limit_routes")
+    @classmethod
+    def _check_route_limits(cls, routes: dict[str, str]) -> dict[str, str]:
+        for route, limit in routes.items():
+            method, _, path = route.partition(" ")
+            if not method.isupper() or not path.startswith("/"):
+                raise ValueError(f"{route!r} is not a route: use 'METHOD /exact/path'")
+            parse_limit(limit)
+        return routes
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _check_storage(cls, url: str) -> str:
+        if url.startswith("memory://"):
+            return url
+        if not url.startswith(("redis://", "rediss://")):
+            raise ValueError("use memory:// (one process) or redis://host:port/db (shared)")
+        if importlib.util.find_spec("redis") is None:
+            raise ValueError(
+                "a Redis store needs the redis package: render the project with "
+                "rate_limit_storage=redis (or add redis>=5.2 to its dependencies)"
+            )
+        return url
+
     @field_validator("forwarded_header", mode="before")
     @classmethod
     def _lower_header(cls, value: object) -> object:
@@ -128,6 +169,17 @@ class Settings(BaseSettings):
                 "No TRUSTED_HOSTS configured - Host-header validation is disabled. "
                 "Set TRUSTED_HOSTS to your domain(s) in production to prevent "
                 "host-header poisoning attacks."
+            )
+        if self.workers > 1 and self.rate_limit_storage_url.startswith("memory://"):
+            warnings.append(
+                f"Rate limits are kept in memory per process: with WORKERS={self.workers} "
+                "each client gets WORKERS times RATE_LIMIT_DEFAULT. Use Redis "
+                "(RATE_LIMIT_STORAGE_URL=redis://...) to share one limit."
+            )
+        if self.rate_limit_fail_open:
+            warnings.append(
+                "RATE_LIMIT_FAIL_OPEN is on: if the rate-limit store is down, "
+                "requests pass unlimited."
             )
         if self.debug:
             warnings.append(

@@ -14,6 +14,7 @@ import structlog
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from ..api import HEALTH_PATHS
 from ._asgi import ASGIApp
 from .access_log import AccessLogMiddleware
 from .body_size import MaxBodySizeMiddleware
@@ -21,7 +22,10 @@ from .client import ClientIdentityMiddleware, parse_networks
 from .compression import GZipMiddleware
 from .errors import ExceptionHandlerMiddleware
 from .headers import SecurityHeadersMiddleware
+from .limiter import RateLimiter
+from .rate_limit import RateLimitMiddleware
 from .request_id import RequestIdMiddleware
+from .storage import make_storage
 from .timeout import TimeoutMiddleware
 from .trusted_host import TrustedHostMiddleware
 
@@ -74,6 +78,18 @@ def security_layers(settings: Settings) -> list[Middleware]:
     layers += [
         Middleware(TimeoutMiddleware, timeout=settings.request_timeout),
         Middleware(MaxBodySizeMiddleware, max_body_size=settings.max_body_size),
+        Middleware(
+            RateLimitMiddleware,
+            limiter=RateLimiter(
+                default=settings.rate_limit_default,
+                storage=make_storage(
+                    settings.rate_limit_storage_url, settings.rate_limit_memory_max_keys
+                ),
+                fail_open=settings.rate_limit_fail_open,
+                route_limits=settings.rate_limit_routes,
+            ),
+            exempt_paths=HEALTH_PATHS,
+        ),
     ]
     return layers
 

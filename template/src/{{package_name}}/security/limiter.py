@@ -1,0 +1,170 @@
+"""Rate limiting decisions, shared by every protocol face (HTTP now, gRPC later).
+
+Built on the ``limits`` library (fixed windows, the same algorithm over memory
+and Redis). The memory store is our own subclass of ``limits``' async Storage:
+``limits``' ``MemoryStorage`` grows one entry per client for the whole window
+and rescans every key on each request, so a flood of distinct addresses costs
+unbounded memory and O(keys) CPU per request. Ours holds at most
+``max_keys`` counters, evicting the oldest.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import limits
+from limits.aio.storage import Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
+
+__all__ = [
+    "BoundedMemoryStorage",
+    "Closable",
+    "Decision",
+    "RateLimiter",
+    "client_key",
+    "parse_limit",
+]
+
+
+def parse_limit(text: str) -> limits.RateLimitItem:
+    """``"60/minute"`` to a limit item; ValueError with the offending text otherwise."""
+    try:
+        return limits.parse(text)
+    except ValueError as error:
+        raise ValueError(
+            f"{text!r} is not a rate limit: use <count>/<period>, e.g. 60/minute or 10/second"
+        ) from error
+
+
+def client_key(address: str) -> str:
+    """The key a client is limited under: its IPv4 address, or its IPv6 /64.
+
+    One IPv6 subscriber usually holds a whole /64, so keying on single addresses
+    would give each of them 2**64 budgets.
+    """
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
+
+
+class BoundedMemoryStorage(Storage):
+    """Fixed-window counters in process memory, at most ``max_keys`` of them."""
+
+    STORAGE_SCHEME = ["bounded+memory"]  # noqa: RUF012 - the type the base class declares
+
+    def __init__(self, max_keys: int = 50_000) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be positive")
+        super().__init__(None)
+        self.max_keys = max_keys
+        self._counters: OrderedDict[str, tuple[int, float]] = OrderedDict()  # count, expires at
+
+    def __len__(self) -> int:
+        return len(self._counters)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return ValueError
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.monotonic()
+        count, expires = self._counters.pop(key, (0, 0.0))
+        if expires <= now:
+            count, expires = 0, now + expiry
+        count += amount
+        self._counters[key] = (count, expires)  # most recent last
+        if len(self._counters) > self.max_keys:
+            self._counters.popitem(last=False)
+        return count
+
+    async def get(self, key: str) -> int:
+        count, expires = self._counters.get(key, (0, 0.0))
+        return count if expires > time.monotonic() else 0
+
+    async def get_expiry(self, key: str) -> float:
+        """Wall-clock time the key's window ends (what ``limits`` expects)."""
+        _, expires = self._counters.get(key, (0, 0.0))
+        return time.time() + max(0.0, expires - time.monotonic())
+
+    async def check(self) -> bool:
+        return True
+
+    async def reset(self) -> int | None:
+        cleared = len(self._counters)
+        self._counters.clear()
+        return cleared
+
+    async def clear(self, key: str) -> None:
+        self._counters.pop(key, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with one request or call."""
+
+    allowed: bool
+    limit: int = 0
+    remaining: int = 0
+    reset_after: int = 0  # seconds until the window that denied it ends
+    unavailable: bool = False  # the store could not be asked: allowed only if failing open
+
+
+ALLOW = Decision(allowed=True)
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A store holding connections to close at shutdown."""
+
+    async def aclose(self) -> None: ...
+
+
+class RateLimiter:
+    """A default limit per client, plus stricter limits for named routes."""
+
+    def __init__(
+        self,
+        *,
+        default: str,
+        storage: Storage,
+        fail_open: bool = False,
+        route_limits: Mapping[str, str] | None = None,
+    ) -> None:
+        self.default = parse_limit(default)
+        self.route_limits = {route: parse_limit(v) for route, v in (route_limits or {}).items()}
+        self.storage = storage
+        self.strategy = FixedWindowRateLimiter(storage)
+        self.fail_open = fail_open
+
+    async def aclose(self) -> None:
+        """Release the store's connections (at server shutdown)."""
+        if isinstance(self.storage, Closable):
+            await self.storage.aclose()
+
+    async def hit(self, key: str, route: str | None = None) -> Decision:
+        """Count one request by ``key`` (on ``route``); never raises for a store failure."""
+        items = [self.default]
+        if route is not None and (extra := self.route_limits.get(route)) is not None:
+            items.append(extra)
+        try:
+            for item in items:
+                if not await self.strategy.hit(item, key):
+                    reset_at, remaining = await self.strategy.get_window_stats(item, key)
+                    return Decision(
+                        allowed=False,
+                        limit=item.amount,
+                        remaining=max(0, remaining),
+                        reset_after=max(1, round(reset_at - time.time())),
+                    )
+        except (StorageError, OSError, TimeoutError):
+            return Decision(allowed=self.fail_open, reset_after=1, unavailable=True)
+        return ALLOW

@@ -1,0 +1,71 @@
+"""Per-client rate limiting for HTTP: 429 over the limit, 503 when the store is down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import structlog
+
+from ._asgi import ASGIApp, Message, Receive, Scope, Send, send_json_error
+from .client import client_ip
+from .limiter import Decision, RateLimiter, client_key
+
+__all__ = ["RateLimitMiddleware"]
+
+
+def _limit_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    reset = str(decision.reset_after).encode()
+    headers = [(b"retry-after", reset)]
+    if not decision.unavailable:
+        headers += [
+            (b"ratelimit-limit", str(decision.limit).encode()),
+            (b"ratelimit-remaining", str(decision.remaining).encode()),
+            (b"ratelimit-reset", reset),
+        ]
+    return headers
+
+
+class RateLimitMiddleware:
+    """Keys on the client identity (never on a header the client controls).
+
+    Exact exempt paths (health probes) are never limited. If the store fails,
+    requests are refused with 503 unless the limiter was built to fail open, in
+    which case they pass and the failure is logged.
+    """
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, exempt_paths: Iterable[str]) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.exempt = frozenset(exempt_paths)
+        self.logger = structlog.get_logger().bind(logger=__name__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._closing_on_shutdown(receive), send)
+            return
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        key = client_key(client_ip(scope))
+        decision = await self.limiter.hit(key, f"{scope['method']} {scope['path']}")
+        if decision.unavailable:
+            self.logger.error("rate_limit_store_unavailable", fail_open=decision.allowed)
+        if decision.allowed:
+            await self.app(scope, receive, send)
+        elif decision.unavailable:
+            await send_json_error(
+                send, 503, "Rate limiting is unavailable; retry shortly.", _limit_headers(decision)
+            )
+        else:
+            await send_json_error(send, 429, None, _limit_headers(decision))
+
+    def _closing_on_shutdown(self, receive: Receive) -> Receive:
+        """The server says shut down: release the store's connections first."""
+
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await self.limiter.aclose()
+            return message
+
+        return wrapped

@@ -1,0 +1,120 @@
+"""Rate limiting per client: 429 with Retry-After, exact exemptions, no spoofing, bounded memory."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from pydantic import ValidationError
+
+from .asgi import exchange
+from .conftest import AppFactory, SettingsFactory, client_for
+from .service import HEALTH_PATHS, ROUTE_RATE_LIMITS, BoundedMemoryStorage, RateLimiter
+from .test_headers import assert_hardened
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_over_the_limit_is_429_with_retry_after(make_app: AppFactory) -> None:
+    async with client_for(make_app(rate_limit_default="3/minute")) as http:
+        statuses = [(await http.get("/missing")).status_code for _ in range(3)]
+        refused = await http.get("/missing")
+    assert statuses == [404, 404, 404]
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["ratelimit-limit"] == "3"
+    assert refused.headers["ratelimit-remaining"] == "0"
+    assert refused.headers["ratelimit-reset"] == refused.headers["retry-after"]
+    assert_hardened(refused.headers)
+
+
+@pytest.mark.parametrize("path", HEALTH_PATHS)
+async def test_health_paths_are_exempt(make_app: AppFactory, path: str) -> None:
+    async with client_for(make_app(rate_limit_default="1/minute")) as http:
+        statuses = {(await http.get(path)).status_code for _ in range(5)}
+    assert statuses == {200}
+
+
+@pytest.mark.parametrize("path", ["/healthX", "/health/x", "/HEALTH"])
+async def test_only_exact_health_paths_are_exempt(make_app: AppFactory, path: str) -> None:
+    async with client_for(make_app(rate_limit_default="1/minute")) as http:
+        await http.get(path)
+        assert (await http.get(path)).status_code == 429
+
+
+async def test_spoofed_forwarded_for_gives_no_new_budget(make_app: AppFactory) -> None:
+    async with client_for(make_app(rate_limit_default="2/minute")) as http:
+        for fake in ("1.1.1.1", "2.2.2.2"):
+            await http.get("/missing", headers={"x-forwarded-for": fake})
+        refused = await http.get("/missing", headers={"x-forwarded-for": "3.3.3.3"})
+    assert refused.status_code == 429
+
+
+async def test_clients_behind_a_trusted_proxy_have_their_own_budgets(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(rate_limit_default="1/minute", trusted_proxies="10.0.0.0/8")
+    proxy = ("10.0.0.2", 4000)
+    first = await exchange(app, method="GET", path="/x", client=proxy,
+                           headers=[("x-forwarded-for", "198.51.100.1")])  # fmt: skip
+    second = await exchange(app, method="GET", path="/x", client=proxy,
+                            headers=[("x-forwarded-for", "198.51.100.2")])  # fmt: skip
+    again = await exchange(app, method="GET", path="/x", client=proxy,
+                           headers=[("x-forwarded-for", "198.51.100.1")])  # fmt: skip
+    assert (first.status, second.status, again.status) == (404, 404, 429)
+
+
+async def test_ipv6_clients_share_their_64(make_app: AppFactory) -> None:
+    app = make_app(rate_limit_default="1/minute")
+    first = await exchange(app, method="GET", path="/x", client=("2001:db8:1:2::1", 1))
+    same_64 = await exchange(app, method="GET", path="/x", client=("2001:db8:1:2::ffff", 1))
+    other_64 = await exchange(app, method="GET", path="/x", client=("2001:db8:1:3::1", 1))
+    assert (first.status, same_64.status, other_64.status) == (404, 429, 404)
+
+
+async def test_stricter_route_limit(make_app: AppFactory) -> None:
+    route, limit = next(iter(ROUTE_RATE_LIMITS.items()))
+    method, path = route.split(" ", 1)
+    count = int(limit.split("/")[0])
+    async with client_for(make_app(rate_limit_default="1000/minute")) as http:
+        statuses = [(await http.request(method, path, json={})).status_code for _ in range(count)]
+        refused = await http.request(method, path, json={})
+        other = await http.get("/missing")
+    assert 429 not in statuses
+    assert refused.status_code == 429
+    assert other.status_code == 404  # the default budget is not spent
+
+
+async def test_memory_store_is_bounded() -> None:
+    storage = BoundedMemoryStorage(max_keys=1000)
+    limiter = RateLimiter(default="5/minute", storage=storage)
+    for i in range(20_000):
+        await limiter.hit(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
+    assert len(storage) == 1000
+
+
+def test_redis_url_needs_the_redis_client(make_settings: SettingsFactory) -> None:
+    """Refused at start-up in a memory variant; accepted where the client is installed."""
+    url = "redis://127.0.0.1:6379/0"
+    if importlib.util.find_spec("redis") is None:
+        with pytest.raises(ValidationError, match="needs the redis package"):
+            make_settings(rate_limit_storage_url=url)
+    else:
+        assert make_settings(rate_limit_storage_url=url).rate_limit_storage_url == url
+
+
+def test_bad_route_limit_setting_is_refused(make_settings: SettingsFactory) -> None:
+    with pytest.raises(ValidationError, match="not a route"):
+        make_settings(rate_limit_routes={"/api/v1/items": "1/minute"})
+
+
+@pytest.mark.parametrize("bad", ["60", "60/fortnight", "many/minute", "-1/second"])
+def test_bad_rate_limit_setting_is_refused(make_settings: SettingsFactory, bad: str) -> None:
+    with pytest.raises(ValidationError, match="not a rate limit"):
+        make_settings(rate_limit_default=bad)
+
+
+def test_memory_store_with_workers_warns(make_settings: SettingsFactory) -> None:
+    warnings = make_settings(workers=4, rate_limit_storage_url="memory://").startup_warnings()
+    assert any("per process" in warning for warning in warnings)
