@@ -47,6 +47,16 @@ STORAGE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "memory": (),
     "redis": ("redis>=5.2",),
 }
+AUTH_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "api_key": (),
+    "bearer": (),
+    "jwt": ("pyjwt[crypto]>=2.10",),
+}
+AUTH_ENV_VARS: dict[str, tuple[str, ...]] = {
+    "api_key": ("API_KEYS", "API_KEY_HASHES"),
+    "bearer": ("API_BEARER_TOKENS",),
+    "jwt": ("JWT_SECRET_KEY", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"),
+}
 STORAGE_URLS: dict[str, str] = {
     "memory": "memory://",
     "redis": "redis://127.0.0.1:6379/0",
@@ -123,14 +133,29 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
     framework = str(answers.get("framework", "fastapi"))
     server = str(answers.get("server", "granian"))
     storage = str(answers.get("rate_limit_storage", "memory"))
+    auth = [dep for method in auth_methods(answers) for dep in AUTH_DEPENDENCIES[method]]
     return sorted(
         {
             *RUNTIME_DEPENDENCIES,
             *FRAMEWORK_DEPENDENCIES[framework],
             *SERVER_DEPENDENCIES[server],
             *STORAGE_DEPENDENCIES[storage],
+            *auth,
         }
     )
+
+
+def auth_methods(answers: dict[str, Any]) -> list[str]:
+    """The accepted credential kinds, in a fixed order whatever order they were picked in."""
+    chosen = answers.get("auth_methods") or ["api_key"]
+    return [method for method in AUTH_DEPENDENCIES if method in chosen]
+
+
+def auth_methods_problem(methods: list[str]) -> str:
+    """Empty string if acceptable, else why not."""
+    if not methods:
+        return "Choose at least one credential kind: a service that accepts none serves nobody."
+    return ""
 
 
 class BulwarkFilters(Extension):
@@ -145,6 +170,7 @@ class BulwarkFilters(Extension):
             slug_problem=slug_problem,
             package_name_problem=package_name_problem,
             email_problem=email_problem,
+            auth_methods_problem=auth_methods_problem,
         )
 
 
@@ -154,6 +180,10 @@ class BulwarkContext(ContextHook):
     def hook(self, context: dict[str, Any]) -> None:
         context["runtime_dependencies"] = runtime_dependencies(context)
         context["dev_dependencies"] = list(DEV_DEPENDENCIES)
+        context["auth_methods_ordered"] = auth_methods(context)
+        context["auth_env_vars"] = [
+            name for method in auth_methods(context) for name in AUTH_ENV_VARS[method]
+        ]
         context["rate_limit_storage_url"] = STORAGE_URLS[
             str(context.get("rate_limit_storage", "memory"))
         ]

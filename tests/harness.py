@@ -19,6 +19,7 @@ from typing import Any
 import copier
 
 from extensions.bulwark import (
+    AUTH_DEPENDENCIES,
     FRAMEWORK_DEPENDENCIES,
     SERVER_DEPENDENCIES,
     STORAGE_DEPENDENCIES,
@@ -116,6 +117,7 @@ def exclusive(lock_file: Path) -> Iterator[None]:
 def every_optional_dependency() -> list[str]:
     """The union of what any variant may add to the default dependency set."""
     groups = (
+        *AUTH_DEPENDENCIES.values(),
         *FRAMEWORK_DEPENDENCIES.values(),
         *SERVER_DEPENDENCIES.values(),
         *STORAGE_DEPENDENCIES.values(),

@@ -34,11 +34,16 @@ def test_every_question_has_help_and_default() -> None:
         assert "default" in question, f"{name} has no default"
 
 
+def answered(variant: Any, name: str, default: Any) -> set[str]:
+    """The values a variant gives a question (several for a multi-select)."""
+    value = variant.answers.get(name, default)
+    return {str(item) for item in value} if isinstance(value, list) else {str(value)}
+
+
 def test_variants_cover_every_choice() -> None:
     for name, question in load_questions().items():
         for value in choice_values(question):
-            default = question["default"]
-            covered = {str(v.answers.get(name, default)) for v in VARIANTS}
+            covered = set().union(*(answered(v, name, question["default"]) for v in VARIANTS))
             assert str(value) in covered, f"no variant answers {name}={value}"
 
 
@@ -108,6 +113,7 @@ def test_derived_names(template: Path, tmp_path: Path) -> None:
         ({"project_slug": "orders--api"}, "not a valid slug"),
         ({"project_name": "  "}, "must not be empty"),
         ({"author_email": "nobody"}, "e-mail"),
+        ({"auth_methods": []}, "at least one credential kind"),
     ],
 )
 def test_bad_answers_are_rejected_with_a_message(

@@ -22,7 +22,10 @@ class Variant:
 
 
 # Every option that adds code, on at once (later issues add theirs here).
-EVERYTHING: dict[str, Any] = {"rate_limit_storage": "redis"}
+EVERYTHING: dict[str, Any] = {
+    "rate_limit_storage": "redis",
+    "auth_methods": ["api_key", "bearer", "jwt"],
+}
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("default"),  # fastapi + granian + memory store, Python 3.13
@@ -33,6 +36,7 @@ VARIANTS: tuple[Variant, ...] = (
             "python_version": "3.12",
             "license": "Apache-2.0",
             "server": "uvicorn",
+            "auth_methods": ["bearer"],
         },
     ),
     Variant(
@@ -45,7 +49,10 @@ VARIANTS: tuple[Variant, ...] = (
             "server": "hypercorn",
         },
     ),
-    Variant("litestar-granian", {"framework": "litestar", "license": "BSD-3-Clause"}),
+    Variant(
+        "litestar-granian",
+        {"framework": "litestar", "license": "BSD-3-Clause", "auth_methods": ["jwt"]},
+    ),
     Variant(
         "litestar-uvicorn-py311",
         {"framework": "litestar", "server": "uvicorn", "python_version": "3.11"},
@@ -60,7 +67,10 @@ VARIANTS: tuple[Variant, ...] = (
         },
     ),
     Variant("quart-granian-py312", {"framework": "quart", "python_version": "3.12"}),
-    Variant("quart-uvicorn", {"framework": "quart", "server": "uvicorn"}),
+    Variant(
+        "quart-uvicorn",
+        {"framework": "quart", "server": "uvicorn", "auth_methods": ["api_key", "bearer"]},
+    ),
     Variant(
         "quart-hypercorn-py311",
         {"framework": "quart", "server": "hypercorn", "python_version": "3.11"},

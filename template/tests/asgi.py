@@ -12,6 +12,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message
 
+from .credentials import CREDENTIALS
+
+# A full-scope credential of the first kind this variant accepts.
+DEFAULT_CREDENTIAL = next(iter(CREDENTIALS.values()))
+
 
 @dataclass
 class Exchange:
@@ -32,8 +37,12 @@ async def exchange(
     headers: Iterable[tuple[str, str]] = (),
     chunks: Iterable[bytes] = (),
     client: tuple[str, int] = ("127.0.0.1", 50000),
+    credentials: dict[str, str] | None = DEFAULT_CREDENTIAL,
 ) -> Exchange:
-    """Send one request with ``chunks`` as its streamed body; collect the answer."""
+    """Send one request with ``chunks`` as its streamed body; collect the answer.
+
+    The request carries a valid credential unless ``credentials`` says otherwise.
+    """
     result = Exchange()
     pending = iter(chunks)
     done = False
@@ -67,6 +76,7 @@ async def exchange(
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"testserver")]
+        + [(k.lower().encode(), v.encode()) for k, v in (credentials or {}).items()]
         + [(k.lower().encode(), v.encode()) for k, v in headers],
         "client": client,
         "server": ("testserver", 80),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from .asgi import DEFAULT_CREDENTIAL
+from .credentials import AUTH_SETTINGS
 from .framework import build_test_app
 from .service import ASGIApp, Settings, configure_logging, create_app
 
@@ -28,6 +31,9 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir("/")  # no stray .env file either
     # Log to this test's captured stdout, even for apps built without make_app.
     configure_logging(Settings.model_validate({}))
+    # The test's own HTTP client logs every URL it requests: that is the client's
+    # output, not the service's, and would blur the no-secret-in-logs checks.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @pytest.fixture
@@ -35,11 +41,13 @@ def make_settings() -> SettingsFactory:
     """Settings from a test's overrides alone.
 
     Counters live in memory unless a test says otherwise: each app starts with full
-    budgets. The Redis store has its own tests, against a real redis-server.
+    budgets. The Redis store has its own tests, against a real redis-server. The
+    test credentials (tests/credentials.py) are configured.
     """
 
     def factory(**overrides: Any) -> Settings:
-        return Settings.model_validate({"rate_limit_storage_url": "memory://", **overrides})
+        defaults = {"rate_limit_storage_url": "memory://", **AUTH_SETTINGS}
+        return Settings.model_validate({**defaults, **overrides})
 
     return factory
 
@@ -56,12 +64,17 @@ def make_app(make_settings: SettingsFactory) -> AppFactory:
 
 @pytest.fixture
 async def client(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the app with production defaults."""
-    transport = httpx.ASGITransport(app=make_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    """An authenticated client of the app with production defaults."""
+    async with client_for(make_app()) as http:
         yield http
 
 
-def client_for(app: ASGIApp, base_url: str = "http://testserver") -> httpx.AsyncClient:
-    """A client for an app built with non-default settings."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+def client_for(
+    app: ASGIApp,
+    base_url: str = "http://testserver",
+    credentials: dict[str, str] | None = DEFAULT_CREDENTIAL,
+) -> httpx.AsyncClient:
+    """A client sending a valid credential (unless ``credentials`` says otherwise)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=base_url, headers=credentials
+    )

@@ -13,11 +13,14 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckContext, Response
 
+from .asgi import DEFAULT_CREDENTIAL
+from .credentials import AUTH_SETTINGS
 from .framework import FUZZ_EXCLUDED_CHECKS, OPENAPI_PATH
 from .service import Settings, create_app
 
 # Debug for the docs; limits the fuzzer cannot reach, in memory (limits have their own tests).
 SETTINGS = {
+    **AUTH_SETTINGS,
     "debug": True,
     "rate_limit_default": "1000000/minute",
     "rate_limit_routes": {},
@@ -44,7 +47,7 @@ def security_headers_present(ctx: CheckContext, response: Response, case: Case[A
     database=None,
 )
 def test_api_conforms_to_its_schema(case: Case[Any]) -> None:
-    response = case.call()
+    response = case.call(headers=DEFAULT_CREDENTIAL)
     case.validate_response(
         response,
         additional_checks=[security_headers_present],

@@ -27,12 +27,15 @@ def test_full_order(make_settings: SettingsFactory) -> None:
         "AccessLogMiddleware",
         "SecurityHeadersMiddleware",
         "ExceptionHandlerMiddleware",
+        "AuditMiddleware",
         "GZipMiddleware",
         "CORSMiddleware",
         "TrustedHostMiddleware",
         "TimeoutMiddleware",
         "MaxBodySizeMiddleware",
         "RateLimitMiddleware",
+        "CSRFMiddleware",
+        "AuthMiddleware",
     ]
 
 

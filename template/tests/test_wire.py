@@ -6,6 +6,7 @@ the wire, and a clean exit on SIGTERM.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,11 +20,21 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .asgi import DEFAULT_CREDENTIAL
+from .credentials import AUTH_SETTINGS
 from .processes import free_port
 from .service import PACKAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 64 * 1024
+
+
+def auth_environment() -> dict[str, str]:
+    """The test credentials as the environment variables a deployment would set."""
+    return {
+        name.upper(): value if isinstance(value, str) else json.dumps(value)
+        for name, value in AUTH_SETTINGS.items()
+    }
 
 
 @contextmanager
@@ -40,6 +51,7 @@ def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         "TRUSTED_HOSTS": "127.0.0.1",
         "SHUTDOWN_GRACE": "3",
         "RATE_LIMIT_STORAGE_URL": "memory://",
+        **auth_environment(),
         **env,
     }
     process = subprocess.Popen(
@@ -98,21 +110,27 @@ def test_chunked_upload_over_limit_is_413(server: str) -> None:
             yield b"x" * 8192
 
     with httpx.Client(timeout=10) as http:
-        response = http.post(f"{server}/_test/size", content=endless_chunks())
+        response = http.post(
+            f"{server}/_test/size", content=endless_chunks(), headers=DEFAULT_CREDENTIAL
+        )
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
 
 
 def test_chunked_upload_under_limit_passes(server: str) -> None:
     with httpx.Client(timeout=10) as http:
-        response = http.post(f"{server}/_test/size", content=iter([b"x" * 1000] * 10))
+        response = http.post(
+            f"{server}/_test/size", content=iter([b"x" * 1000] * 10), headers=DEFAULT_CREDENTIAL
+        )
     assert response.status_code == 200
     assert response.json() == {"size": 10_000}
 
 
 def test_slow_handler_times_out_on_the_wire(server: str) -> None:
     start = time.perf_counter()
-    response = httpx.get(f"{server}/_test/slow", params={"seconds": 10}, timeout=15)
+    response = httpx.get(
+        f"{server}/_test/slow", params={"seconds": 10}, timeout=15, headers=DEFAULT_CREDENTIAL
+    )
     assert response.status_code == 504
     assert time.perf_counter() - start < 5
     assert response.headers["x-request-id"]
@@ -125,7 +143,13 @@ def test_wrong_host_is_refused_on_the_wire(server: str) -> None:
 
 def test_sigterm_drains_in_flight_requests_and_exits_zero() -> None:
     with running_server() as (base, process), ThreadPoolExecutor(1) as pool:
-        in_flight = pool.submit(httpx.get, f"{base}/_test/slow", params={"seconds": 1}, timeout=10)
+        in_flight = pool.submit(
+            httpx.get,
+            f"{base}/_test/slow",
+            params={"seconds": 1},
+            timeout=10,
+            headers=DEFAULT_CREDENTIAL,
+        )
         time.sleep(0.3)  # let the request reach the handler
         process.send_signal(signal.SIGTERM)
         response = in_flight.result(timeout=10)

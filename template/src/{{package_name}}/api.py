@@ -14,19 +14,25 @@ __all__ = [
     "HEALTH_PATHS",
     "ITEMS_PATH",
     "ITEM_PATH",
+    "READ_SCOPE",
     "ROUTE_RATE_LIMITS",
+    "WRITE_SCOPE",
     "validation_problems",
 ]
 
 HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz")
 ITEMS_PATH = "/api/v1/items"
 ITEM_PATH = "/api/v1/items/{item_id}"
+# What a credential must grant: reading an item, and creating one.
+READ_SCOPE = "items:read"
+WRITE_SCOPE = "items:write"
 # Default for RATE_LIMIT_ROUTES: stricter limits than RATE_LIMIT_DEFAULT for chosen
 # routes ("METHOD /exact/path"), counted per client on top of the default.
 ROUTE_RATE_LIMITS = {f"POST {ITEMS_PATH}": "20/minute"}
 # Error statuses the API routes document (body: schemas.ErrorBody): unparseable
-# body, unknown item, body too large, invalid input, rate limited.
-API_ERROR_STATUSES = (400, 404, 413, 422, 429)
+# body, no or bad credentials, missing scope, unknown item, body too large, invalid
+# input, rate limited.
+API_ERROR_STATUSES = (400, 401, 403, 404, 413, 422, 429)
 
 
 def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

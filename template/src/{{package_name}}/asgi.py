@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
-from .app import build_app
+from .app import DOCS_PATHS, build_app
 from .logs import configure_logging
 from .security import apply_security
 from .security._asgi import ASGIApp
@@ -24,5 +24,6 @@ def create_app(
     """Configure logging, build the framework app, secure it. ``build`` is for tests."""
     settings = settings or Settings()
     configure_logging(settings)
+    docs = DOCS_PATHS if settings.debug else ()  # the docs exist (and are public) in debug only
     # Every framework app is an ASGI callable; some type their scope more narrowly.
-    return apply_security(cast(ASGIApp, build(settings)), settings)
+    return apply_security(cast(ASGIApp, build(settings)), settings, public_paths=docs)

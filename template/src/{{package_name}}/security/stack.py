@@ -8,6 +8,7 @@ and request id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -17,9 +18,12 @@ from starlette.middleware.cors import CORSMiddleware
 from ..api import HEALTH_PATHS
 from ._asgi import ASGIApp
 from .access_log import AccessLogMiddleware
+from .audit import AuditMiddleware
+from .auth import AuthMiddleware
 from .body_size import MaxBodySizeMiddleware
 from .client import ClientIdentityMiddleware, parse_networks
 from .compression import GZipMiddleware
+from .csrf import CSRFMiddleware
 from .errors import ExceptionHandlerMiddleware
 from .headers import SecurityHeadersMiddleware
 from .limiter import RateLimiter
@@ -28,6 +32,7 @@ from .request_id import RequestIdMiddleware
 from .storage import make_storage
 from .timeout import TimeoutMiddleware
 from .trusted_host import TrustedHostMiddleware
+from .verifiers import build_verifiers
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -40,8 +45,12 @@ CORS_METHODS = ("GET", "POST", "OPTIONS")
 CORS_HEADERS = ("Content-Type", "Authorization", "X-Request-ID")
 
 
-def security_layers(settings: Settings) -> list[Middleware]:
-    """The layers for these settings, outermost first."""
+def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> list[Middleware]:
+    """The layers for these settings, outermost first.
+
+    ``public_paths`` are exact paths served without credentials besides the
+    health probes (the framework's API docs, in debug only).
+    """
     layers = [Middleware(RequestIdMiddleware)]
     if settings.trusted_proxies:
         layers.append(
@@ -59,6 +68,7 @@ def security_layers(settings: Settings) -> list[Middleware]:
             tls_terminated_upstream=settings.tls_terminated_upstream,
         ),
         Middleware(ExceptionHandlerMiddleware),
+        Middleware(AuditMiddleware, logger_name=f"{_PACKAGE}.audit"),
         Middleware(GZipMiddleware, minimum_size=1000),
     ]
     if origins := settings.effective_cors_origins:
@@ -90,15 +100,22 @@ def security_layers(settings: Settings) -> list[Middleware]:
             ),
             exempt_paths=HEALTH_PATHS,
         ),
+        Middleware(CSRFMiddleware, allowed_origins=settings.effective_cors_origins),
+        Middleware(
+            AuthMiddleware,
+            verifiers=build_verifiers(settings),
+            require_auth=settings.require_auth,
+            public_paths=(*HEALTH_PATHS, *public_paths),
+        ),
     ]
     return layers
 
 
-def apply_security(app: ASGIApp, settings: Settings) -> ASGIApp:
+def apply_security(app: ASGIApp, settings: Settings, public_paths: Iterable[str] = ()) -> ASGIApp:
     """Wrap a framework app in the security layers; say what is left open."""
     logger = structlog.get_logger().bind(logger=__name__)
     for warning in settings.startup_warnings():
         logger.warning("insecure_configuration", detail=warning)
-    for cls, args, kwargs in reversed(security_layers(settings)):
+    for cls, args, kwargs in reversed(security_layers(settings, public_paths)):
         app = cls(app, *args, **kwargs)
     return app

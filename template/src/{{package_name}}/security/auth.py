@@ -1,0 +1,84 @@
+"""Authentication: every request outside the exact public paths needs a valid credential.
+
+Fail closed: with ``require_auth`` on and no credentials configured, nothing
+protected is reachable. A presented credential that is wrong is always a 401,
+even where anonymous access is allowed: a typo must not silently downgrade a
+caller to anonymous. Authorization (scopes) is checked per route by the
+framework adapters through :func:`.principal.missing_scopes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
+from .credentials import Verdict
+from .principal import Principal
+
+__all__ = ["AuthMiddleware", "Verifier"]
+
+CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
+
+
+class Verifier(Protocol):
+    """Judges one kind of credential: a Principal, INVALID, or None if not presented."""
+
+    kind: str
+    challenge: str
+
+    async def verify(self, scope: Scope) -> Verdict: ...
+
+
+def is_preflight(scope: Scope) -> bool:
+    """A CORS preflight carries no credentials by design; the CORS layer answers it."""
+    if scope["method"] != "OPTIONS":
+        return False
+    names = {name for name, _ in scope["headers"]}
+    return b"origin" in names and b"access-control-request-method" in names
+
+
+class AuthMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifiers: Sequence[Verifier],
+        require_auth: bool,
+        public_paths: Iterable[str],
+    ) -> None:
+        self.app = app
+        self.verifiers = tuple(verifiers)
+        self.require_auth = require_auth
+        self.public = frozenset(public_paths)
+        challenges = dict.fromkeys(v.challenge for v in self.verifiers) or {
+            'Bearer realm="api"': None
+        }
+        self.challenge = ", ".join(challenges).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.public or is_preflight(scope):
+            await self.app(scope, receive, send)
+            return
+        principal: Principal | None = None
+        for verifier in self.verifiers:
+            verdict = await verifier.verify(scope)
+            if isinstance(verdict, Principal):
+                principal = principal or verdict
+            elif verdict is not None:  # presented, and wrong: never fall back to anonymous
+                await self._refuse(send, "The credentials are not valid.", invalid=True)
+                return
+        if principal is not None:
+            principal.remember(scope)
+        elif any(name in CREDENTIAL_HEADERS for name, _ in scope["headers"]):
+            # A credential no verifier took (e.g. a JWT where none are accepted).
+            await self._refuse(send, "The credentials are not valid.", invalid=True)
+            return
+        elif self.require_auth:
+            await self._refuse(send, "Authentication required.", invalid=False)
+            return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, send: Send, detail: str, *, invalid: bool) -> None:
+        challenge = self.challenge + (b', error="invalid_token"' if invalid else b"")
+        await send_json_error(send, 401, detail, [(b"www-authenticate", challenge)])
