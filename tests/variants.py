@@ -55,7 +55,12 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "litestar-uvicorn-py311",
-        {"framework": "litestar", "server": "uvicorn", "python_version": "3.11"},
+        {
+            "framework": "litestar",
+            "server": "uvicorn",
+            "python_version": "3.11",
+            "kubernetes": False,
+        },
     ),
     Variant(
         "litestar-hypercorn-py312",

@@ -1,0 +1,171 @@
+"""The Containerfile: its structure in every variant, hadolint, and one real build and run."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .containerfile import Instruction, arg_defaults, instructions, stages
+from .harness import render
+from .podman import (
+    BASE_PYTHON,
+    build_arguments,
+    engine_environment,
+    ensure_base_image,
+    free_port,
+    inspect,
+    missing_tools,
+    podman,
+    wait_for,
+)
+from .projects import Project, installed_project
+from .variants import VARIANT_IDS, VARIANTS, Variant
+
+DIGEST_PINNED = re.compile(r"^[^\s@]+:[^\s@]+@sha256:[0-9a-f]{64}$")
+NON_ROOT = "65532:65532"  # distroless "nonroot"
+SECURITY_HEADERS = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+}
+DEV_ONLY_MODULES = ("pytest", "mypy", "ruff", "pip_audit", "schemathesis", "uv", "pip")
+
+
+def keywords(stage: list[Instruction]) -> list[str]:
+    return [instruction.keyword for instruction in stage]
+
+
+def values(stage: list[Instruction], keyword: str) -> list[str]:
+    return [instruction.value for instruction in stage if instruction.keyword == keyword]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
+def test_containerfile_structure(variant: Variant, template: Path, tmp_path: Path) -> None:
+    project = render(template, tmp_path / "p", variant.answers)
+    parsed = instructions((project / "Containerfile").read_text())
+    build, runtime = stages(parsed)  # exactly two stages
+
+    defaults = arg_defaults(parsed)
+    assert DIGEST_PINNED.match(defaults["BUILD_IMAGE"]), defaults["BUILD_IMAGE"]
+    assert DIGEST_PINNED.match(defaults["RUNTIME_IMAGE"]), defaults["RUNTIME_IMAGE"]
+    assert defaults["BUILD_IMAGE"].startswith("docker.io/library/python:3.13-slim-trixie@")
+    assert defaults["RUNTIME_IMAGE"].startswith("gcr.io/distroless/python3-debian13:nonroot@")
+    assert build[0].value == "${BUILD_IMAGE} AS build"
+    assert runtime[0].value == "${RUNTIME_IMAGE}"
+    assert "uv==" in defaults["UV_REQUIREMENT"]
+    assert "--hash=sha256:" in defaults["UV_REQUIREMENT"]
+
+    install = " ".join(values(build, "RUN"))
+    for flag in ("--frozen", "--no-dev", "--require-hashes", "--no-deps", "--only-binary"):
+        assert flag in install, f"build stage does not install with {flag}"
+
+    # The runtime stage: copies only, no RUN (no shell), numeric non-root user, exec form.
+    assert "RUN" not in keywords(runtime)
+    assert values(runtime, "USER") == [NON_ROOT]
+    assert keywords(runtime).index("USER") > max(
+        i for i, k in enumerate(keywords(runtime)) if k == "COPY"
+    )
+    assert all(v.startswith("--from=build ") for v in values(runtime, "COPY"))
+    entrypoint = values(runtime, "ENTRYPOINT")[0]
+    package = next(p.name for p in (project / "src").iterdir() if p.is_dir())
+    assert entrypoint == f'["/usr/bin/python3", "-m", "{package}"]'
+    assert values(runtime, "CMD") == ["[]"]
+    assert any("HOST=0.0.0.0" in v for v in values(runtime, "ENV"))
+
+
+def test_containerignore_keeps_secrets_and_state_out(template: Path, tmp_path: Path) -> None:
+    project = render(template, tmp_path / "p", {})
+    ignored = set((project / ".containerignore").read_text().split())
+    assert {".env", ".env.*", "*.pem", "*.key", ".git/", ".venv/", "**/__pycache__/"} <= ignored
+    assert {".mypy_cache/", ".ruff_cache/", ".pytest_cache/", "dist/"} <= ignored
+
+
+def test_dockerignore_matches_containerignore(template: Path, tmp_path: Path) -> None:
+    """Docker builds read .dockerignore: the same patterns must keep secrets out there too."""
+    project = render(template, tmp_path / "p", {})
+
+    def patterns(name: str) -> list[str]:
+        lines = (project / name).read_text().splitlines()
+        return [line for line in lines if line.strip() and not line.startswith("#")]
+
+    assert patterns(".dockerignore") == patterns(".containerignore")
+
+
+@pytest.fixture(scope="module")
+def default_project(
+    template: Path, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Project:
+    return installed_project(template, shared_dir, tmp_path_factory.mktemp("svc") / "svc", {})
+
+
+def test_hadolint_passes_and_catches_a_bad_instruction(default_project: Project) -> None:
+    default_project.just("container-lint")
+
+    bad = default_project.path / "Containerfile.bad"
+    original = (default_project.path / "Containerfile").read_text()
+    bad.write_text(original.replace("USER 65532:65532", "RUN apt-get install -y curl\nUSER root"))
+    result = default_project.attempt(["uv", "run", "hadolint", "--failure-threshold", "style",
+                                      bad.name])  # fmt: skip
+    assert result.returncode != 0
+    assert "DL3008" in result.stdout  # unpinned apt package
+    assert "DL3002" in result.stdout  # last USER is root
+
+
+def test_image_builds_and_serves_locked_down(
+    template: Path, shared_dir: Path, tmp_path: Path
+) -> None:
+    """The one real build: default answers on Python 3.11 (the stand-in base's Python)."""
+    missing = missing_tools()
+    assert not missing, f"install {', '.join(missing)} (apt-get; .ci/run does) to build images"
+    engine = engine_environment(shared_dir / "podman")
+    ensure_base_image(shared_dir / "podman", engine)
+    project = installed_project(
+        template, shared_dir, tmp_path / "svc", {"python_version": BASE_PYTHON}
+    )
+
+    tag = uuid.uuid4().hex[:12]
+    image, name, port = f"localhost/bulwark-test:{tag}", f"bulwark-test-{tag}", free_port()
+    env = {**engine, "IMAGE": image, "HOST_PORT": str(port)}
+    try:
+        project.just("container-build", *build_arguments(), extra_env=env)
+        assert inspect(image, {**project.env, **env})["Config"]["User"] == NON_ROOT
+        # No writable path at all, not even the tmpfs podman adds to read-only containers.
+        project.just("container-run", "--detach", "--name", name, "--read-only-tmpfs=false",
+                     extra_env=env)  # fmt: skip
+        try:
+            check_running_container(name, port, {**project.env, **env})
+        finally:
+            podman("stop", "--time", "5", name, env={**project.env, **env}, check=False)
+            podman("rm", "--force", "--ignore", name, env={**project.env, **env}, check=False)
+    finally:
+        podman("rmi", "--force", image, env={**project.env, **env}, check=False)
+
+
+def check_running_container(name: str, port: int, env: dict[str, str]) -> None:
+    status, headers, body = wait_for(f"http://127.0.0.1:{port}/health")
+    assert status == 200
+    assert body == b'{"status":"ok"}'
+    for header, value in SECURITY_HEADERS.items():
+        assert headers.get(header) == value, f"{header}: {headers.get(header)!r}"
+
+    top = podman("top", name, "user", "args", env=env).stdout.splitlines()[1:]
+    assert top, "no process in the container"
+    assert {line.split()[0] for line in top} == {"65532"}, top
+
+    host_config = inspect(name, env)["HostConfig"]
+    assert host_config["ReadonlyRootfs"] is True
+    assert {cap.upper() for cap in host_config["CapDrop"]} >= {"CAP_NET_RAW", "CAP_SETUID"}
+    assert host_config["CapAdd"] in (None, [])
+    assert "no-new-privileges" in host_config["SecurityOpt"]
+    assert {b["HostIp"] for b in host_config["PortBindings"]["8000/tcp"]} == {"127.0.0.1"}
+
+    write = podman(
+        "exec", name, "/usr/bin/python3", "-c", "open('/app/x', 'w')", env=env, check=False
+    )
+    assert "Read-only file system" in write.stderr, write.stderr
+    probe = "import importlib.util as u; print([m for m in %r if u.find_spec(m)])"
+    found = podman("exec", name, "/usr/bin/python3", "-c", probe % (DEV_ONLY_MODULES,), env=env)
+    assert found.stdout.strip() == "[]", f"dev or build tools in the image: {found.stdout}"
