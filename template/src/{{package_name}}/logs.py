@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any, BinaryIO
 
 import orjson
 import structlog
@@ -36,6 +37,76 @@ def add_timestamp(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict
     return event_dict
 
 
+def add_request_fields(_: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """``add_request_id``, ``add_log_level`` and ``add_timestamp`` in one call (JSON hot path).
+
+    Same keys, same order, same values; one processor call instead of three, on
+    every line (the access log writes one per request).
+    """
+    request_id = current_request_id()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    event_dict["level"] = _LEVEL_NAMES.get(method_name, method_name)
+    event_dict["timestamp"] = datetime.now(UTC)
+    return event_dict
+
+
+# What structlog's ``add_log_level`` maps; every other method name is its own level.
+_LEVEL_NAMES = {"warn": "warning", "exception": "error"}
+
+
+class JSONLines:
+    """Last processor of the JSON chain: one line of JSON, as bytes, newline included.
+
+    Tracebacks are rendered only for lines that carry ``exc_info`` (few do), and
+    orjson appends the newline, so the writer has nothing to add.
+    """
+
+    def __init__(self, tracebacks: Processor) -> None:
+        self.tracebacks = tracebacks
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> bytes:
+        rendered: Any = event_dict
+        if "exc_info" in event_dict:
+            rendered = self.tracebacks(logger, method_name, event_dict)
+        return orjson.dumps(rendered, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _fallback(value: Any) -> Any:
+    """What structlog's JSON renderer does with what JSON cannot hold."""
+    structlog_method = getattr(value, "__structlog__", None)
+    return structlog_method() if structlog_method is not None else repr(value)
+
+
+class LineWriter:
+    """structlog's output for JSON: each line written and flushed at once.
+
+    Like ``structlog.BytesLogger`` minus its lock and its newline: a buffered
+    file's ``write`` is atomic, and every call writes one whole line.
+    """
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._write = file.write
+        self._flush = file.flush
+
+    def msg(self, line: bytes) -> None:
+        self._write(line)
+        self._flush()
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+class LineWriterFactory:
+    """A structlog ``logger_factory`` making :class:`LineWriter` objects for one file."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+
+    def __call__(self, *_: Any) -> LineWriter:
+        return LineWriter(self.file)
+
+
 def configure_logging(settings: Settings) -> None:
     """Configure structlog (and route stdlib logging through the same renderer)."""
     level = logging.getLevelNamesMapping()[settings.log_level]
@@ -47,17 +118,22 @@ def configure_logging(settings: Settings) -> None:
     iso_time = structlog.processors.TimeStamper(fmt="iso", utc=True)
     native: list[Processor]  # structlog's own loggers (the access log is one: hot path)
     foreign: list[Processor]  # stdlib logging records from libraries and servers
-    factory: structlog.BytesLoggerFactory | structlog.WriteLoggerFactory
+    factory: LineWriterFactory | structlog.WriteLoggerFactory
     if settings.effective_log_format == "json":
         # Structured tracebacks without local variables: locals hold request bodies,
         # headers and secrets, which must never reach the logs.
         tracebacks = structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
         )
-        # orjson straight to bytes is ~5x cheaper than json.dumps plus encoding.
-        native = [*shared, add_timestamp, tracebacks, JSONRenderer(serializer=orjson.dumps)]
+        # orjson straight to bytes is ~5x cheaper than json.dumps plus encoding. The
+        # same fields as ``foreign`` in fewer processor calls: this is the hot path.
+        native = [
+            structlog.contextvars.merge_contextvars,
+            add_request_fields,
+            JSONLines(tracebacks),
+        ]
         foreign = [*shared, iso_time, tracebacks, JSONRenderer()]
-        factory = structlog.BytesLoggerFactory(file=sys.stdout.buffer)
+        factory = LineWriterFactory(sys.stdout.buffer)
     else:
         console = structlog.dev.ConsoleRenderer()
         native = [*shared, iso_time, console]

@@ -2,6 +2,11 @@
 
 Every layer that answers on its own uses :func:`send_json_error`, so each error
 status has one JSON shape: ``{"error": ..., "detail": ..., "request_id": ...}``.
+
+The layers wrap ``send`` in plain functions that return the wrapped ``send``'s
+awaitable (``send`` is any callable returning an awaitable): an ``async def``
+wrapper would add a coroutine, and a level of awaiting, to every message of
+every response, once per layer.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ __all__ = [
     "Scope",
     "Send",
     "current_request_id",
+    "dropped",
     "error_payload",
     "send_json_error",
 ]
@@ -38,6 +44,10 @@ class ErrorResponse(Exception):  # noqa: N818 - it is a response, raised
         super().__init__(status, detail)
         self.status = status
         self.detail = detail
+
+
+async def dropped() -> None:
+    """What a ``send`` wrapper returns for a message it swallows."""
 
 
 def current_request_id() -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
@@ -15,6 +15,7 @@ from .client import client_ip
 __all__ = ["AccessLogMiddleware"]
 
 _START = "http.response.start"
+_OWN = frozenset({"logger", "event"})  # set by the bound logger itself on its own path
 Emit = Callable[[dict[str, Any]], None]
 
 
@@ -29,7 +30,9 @@ def _emitter(logger: Any) -> Emit | None:
     """
     is_enabled_for = getattr(logger, "is_enabled_for", None)
     if is_enabled_for is None:
-        return lambda fields: logger.info(fields.pop("event"), **fields)
+        return lambda fields: logger.info(
+            fields["event"], **{k: v for k, v in fields.items() if k not in _OWN}
+        )
     if not is_enabled_for(logging.INFO):
         return None
     config = structlog.get_config()
@@ -65,23 +68,24 @@ class AccessLogMiddleware:
         self.emit = _emitter(self.logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.emit is None:
+        emit = self.emit
+        if emit is None or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         status = 500  # what the client sees if nothing is sent at all
         start = perf_counter()
 
-        async def status_send(message: Message) -> None:
+        def status_send(message: Message) -> Awaitable[None]:
             nonlocal status
             if message["type"] == _START:
                 status = message["status"]
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, status_send)
         finally:
             # Keys in the order ``logger.info`` gives them: bound context, fields, event.
-            self.emit(
+            emit(
                 {
                     "logger": self.logger_name,
                     "method": scope["method"],

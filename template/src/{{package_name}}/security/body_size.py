@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from ._asgi import ASGIApp, Message, Receive, Scope, Send, send_json_error
+from collections.abc import Awaitable
+
+from ._asgi import ASGIApp, Message, Receive, Scope, Send, dropped, send_json_error
 
 __all__ = ["MaxBodySizeMiddleware"]
 
 _CONTENT_LENGTH = b"content-length"
+_START = "http.response.start"
+_MALFORMED = "Malformed Content-Length header."
 
 
 class MaxBodySizeMiddleware:
@@ -30,22 +34,28 @@ class MaxBodySizeMiddleware:
             await self.app(scope, receive, send)
             return
 
-        lengths = [value for name, value in scope["headers"] if name == _CONTENT_LENGTH]
-        if lengths:
+        length = None
+        for name, value in scope["headers"]:
+            if name == _CONTENT_LENGTH:
+                if length is not None:  # two: a request-smuggling shape
+                    await send_json_error(send, 400, _MALFORMED)
+                    return
+                length = value
+        if length is not None:
             # One plain decimal number only: anything else is a request-smuggling shape.
-            if len(lengths) > 1 or not lengths[0].isdigit() or len(lengths[0]) > 19:
-                await send_json_error(send, 400, "Malformed Content-Length header.")
+            if not length.isdigit() or len(length) > 19:
+                await send_json_error(send, 400, _MALFORMED)
                 return
-            if int(lengths[0]) > self.limit:
+            if int(length) > self.limit:
                 await send_json_error(send, 413, self.too_large)
                 return
             # The server enforces the declared framing, so the stream cannot exceed it.
             await self.app(scope, receive, send)
             return
 
-        await self._guard_stream(scope, receive, send)
-
-    async def _guard_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # No declared length: count what the app reads (state in locals, no helper
+        # coroutine: this runs for every request without a body too).
+        limit = self.limit
         received = 0
         started = False
         rejected = False
@@ -57,20 +67,20 @@ class MaxBodySizeMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     rejected = True
                     if not started:
                         await send_json_error(send, 413, self.too_large)
                     return {"type": "http.disconnect"}
             return message
 
-        async def guarded_send(message: Message) -> None:
+        def guarded_send(message: Message) -> Awaitable[None]:
             nonlocal started
             if rejected:
-                return  # we answered already; whatever the app says now goes nowhere
-            if message["type"] == "http.response.start":
+                return dropped()  # we answered already; whatever the app says now goes nowhere
+            if not started and message["type"] == _START:
                 started = True
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, counting_receive, guarded_send)

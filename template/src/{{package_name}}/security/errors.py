@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import structlog
 
 from ._asgi import ASGIApp, ErrorResponse, Message, Receive, Scope, Send, send_json_error
 
 __all__ = ["ExceptionHandlerMiddleware", "log_unhandled"]
+
+_START = "http.response.start"
+_BODY = "http.response.body"
 
 
 def log_unhandled(method: str, path: str) -> None:
@@ -41,13 +46,14 @@ class ExceptionHandlerMiddleware:
         started = False
         complete = False
 
-        async def tracking_send(message: Message) -> None:
+        def tracking_send(message: Message) -> Awaitable[None]:
             nonlocal started, complete
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == _START:
                 started = True
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
+            elif kind == _BODY and not message.get("more_body"):
                 complete = True
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, tracking_send)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Iterable
+
 from secure import Secure
 from secure.headers import (
     CacheControl,
@@ -25,6 +27,7 @@ __all__ = ["SecurityHeadersMiddleware"]
 # own name when the app sends none.
 _LEAKY = frozenset({b"server", b"x-powered-by"})
 _CACHE_CONTROL = b"cache-control"
+_START = "http.response.start"
 
 
 def _strict_csp() -> ContentSecurityPolicy:
@@ -75,28 +78,44 @@ class SecurityHeadersMiddleware:
         self.plain = build_headers(debug=debug, hsts=tls_terminated_upstream)
         self.tls = build_headers(debug=debug, hsts=True)
         self.replaced = _LEAKY | {name for name, _ in self.tls if name != _CACHE_CONTROL}
+        # Names that make a response need more than "append ours": most have none.
+        self.noticed = self.replaced | {_CACHE_CONTROL}
+
+    def _merge(
+        self, headers: Iterable[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, bytes]]:
+        """The app's headers minus those we replace, then ours (Cache-Control if it set none)."""
+        merged = []
+        has_cache_control = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered in self.replaced:
+                continue
+            has_cache_control = has_cache_control or lowered == _CACHE_CONTROL
+            merged.append((name, value))
+        for name, value in extra:
+            if name != _CACHE_CONTROL or not has_cache_control:
+                merged.append((name, value))
+        return merged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         extra = self.tls if scope.get("scheme") == "https" else self.plain
-        replaced = self.replaced
+        noticed = self.noticed
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = []
-                has_cache_control = False
-                for name, value in message.get("headers", ()):
-                    lowered = name.lower()
-                    if lowered in replaced:
-                        continue
-                    has_cache_control = has_cache_control or lowered == _CACHE_CONTROL
-                    headers.append((name, value))
-                for name, value in extra:
-                    if name != _CACHE_CONTROL or not has_cache_control:
-                        headers.append((name, value))
-                message["headers"] = headers
-            await send(message)
+        def send_with_headers(message: Message) -> Awaitable[None]:
+            if message["type"] == _START:
+                headers = message.get("headers", ())
+                if type(headers) is not list:
+                    headers = list(headers)  # any iterable is valid ASGI: read it once
+                for name, _ in headers:
+                    if name.lower() in noticed:
+                        message["headers"] = self._merge(headers, extra)
+                        break
+                else:  # nothing to drop or keep: ours go after the app's
+                    message["headers"] = [*headers, *extra]
+            return send(message)
 
         await self.app(scope, receive, send_with_headers)

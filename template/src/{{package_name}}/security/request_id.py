@@ -4,14 +4,40 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Awaitable
 
 from ._asgi import REQUEST_ID, ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["RequestIdMiddleware"]
 
 HEADER = b"x-request-id"
+_START = "http.response.start"
 # A client id is reused only if it cannot smuggle anything into logs or headers.
 _WELL_FORMED = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def _without_ours(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The app's headers minus any ``X-Request-ID`` of its own (any case): ours replaces it."""
+    return [(name, value) for name, value in headers if name.lower() != HEADER]
+
+
+# Made ids are drawn from os.urandom in batches: one system call per 256 ids, not per
+# request (a system call also lets the server's other threads take the GIL).
+# ``list.pop`` is atomic, so threads never share an id; a forked child starts
+# with an empty pool instead of its parent's.
+_BATCH = 256
+_pool: list[str] = []
+os.register_at_fork(after_in_child=_pool.clear)
+
+
+def new_request_id() -> str:
+    """128 random bits as 32 lowercase hex digits."""
+    try:
+        return _pool.pop()
+    except IndexError:
+        batch = os.urandom(16 * _BATCH).hex()
+        _pool.extend([batch[i : i + 32] for i in range(32, len(batch), 32)])
+        return batch[:32]
 
 
 class RequestIdMiddleware:
@@ -28,21 +54,29 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
 
-        raw = next((value for name, value in scope["headers"] if name == HEADER), None)
-        request_id = (
-            raw.decode("ascii")
-            if raw is not None and _WELL_FORMED.fullmatch(raw)
-            else os.urandom(16).hex()
-        )
-        encoded = request_id.encode("ascii")
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == HEADER:  # the first one counts
+                if _WELL_FORMED.fullmatch(value):
+                    request_id = value.decode("ascii")
+                break
+        if request_id is None:
+            request_id = new_request_id()
+        header = (HEADER, request_id.encode("ascii"))
         scope.setdefault("state", {})["request_id"] = request_id
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != HEADER]
-                headers.append((HEADER, encoded))
-                message["headers"] = headers
-            await send(message)
+        def send_with_id(message: Message) -> Awaitable[None]:
+            if message["type"] == _START:
+                headers = message.get("headers", ())
+                if type(headers) is not list:
+                    headers = list(headers)  # any iterable is valid ASGI: read it once
+                # Header names are short: only one of our length can be ours.
+                for name, _ in headers:
+                    if len(name) == 12 and name.lower() == HEADER:
+                        headers = _without_ours(headers)
+                        break
+                message["headers"] = [*headers, header]
+            return send(message)
 
         token = REQUEST_ID.set(request_id)
         try:

@@ -14,6 +14,7 @@ from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
 __all__ = ["TrustedHostMiddleware"]
 
 _HOST = b"host"
+_KNOWN_MAX = 256
 
 
 def _hostname(raw: bytes) -> str:
@@ -33,16 +34,33 @@ class TrustedHostMiddleware:
         self.app = app
         self.exact = frozenset(h.lower() for h in allowed_hosts if not h.startswith("*."))
         self.suffixes = tuple(h.lower()[1:] for h in allowed_hosts if h.startswith("*."))
+        # Raw Host values already found allowed. Clients send the same few values
+        # (name:port), so this saves parsing on almost every request; bounded,
+        # because a client chooses what it sends. Refused values are never kept.
+        self.known: set[bytes] = set()
 
     def is_allowed(self, host: str) -> bool:
         return host in self.exact or (bool(self.suffixes) and host.endswith(self.suffixes))
+
+    def _allows(self, raw: bytes) -> bool:
+        if not self.is_allowed(_hostname(raw)):
+            return False
+        if len(self.known) < _KNOWN_MAX:
+            self.known.add(raw)
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        hosts = [value for name, value in scope["headers"] if name == _HOST]
-        if len(hosts) == 1 and self.is_allowed(_hostname(hosts[0])):
+        host = None
+        for name, value in scope["headers"]:
+            if name == _HOST:
+                if host is not None:
+                    host = None  # more than one: refused, whatever they say
+                    break
+                host = value
+        if host is not None and (host in self.known or self._allows(host)):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
