@@ -61,6 +61,22 @@ STORAGE_URLS: dict[str, str] = {
     "memory": "memory://",
     "redis": "redis://127.0.0.1:6379/0",
 }
+# The optional gRPC face (answer ``grpc``): the server at run time, the stub
+# generator and type stubs for development only (never in the runtime image).
+GRPC_DEPENDENCIES: tuple[str, ...] = (
+    "grpcio>=1.85",
+    "grpcio-health-checking>=1.85",
+    "grpcio-reflection>=1.85",
+    "protobuf>=7.35.1",  # at least the version the committed stubs were generated for
+)
+GRPC_DEV_DEPENDENCIES: tuple[str, ...] = (
+    "cryptography>=44.0",  # the TLS test makes a throwaway certificate
+    "grpcio-tools>=1.85",
+    "types-grpcio>=1.0.0.20250318",
+    "types-grpcio-health-checking>=1.0.0.20250318",
+    "types-grpcio-reflection>=1.0.0.20250318",
+    "types-protobuf>=7.35",
+)
 SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "granian": ("granian>=2.8",),
     "uvicorn": ("uvicorn>=0.32",),
@@ -155,8 +171,14 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
             *SERVER_DEPENDENCIES[server],
             *STORAGE_DEPENDENCIES[storage],
             *auth,
+            *(GRPC_DEPENDENCIES if answers.get("grpc") else ()),
         }
     )
+
+
+def dev_dependencies(answers: dict[str, Any]) -> list[str]:
+    """Requirement strings of the dev group: the shared tools, then the chosen options' own."""
+    return [*DEV_DEPENDENCIES, *(GRPC_DEV_DEPENDENCIES if answers.get("grpc") else ())]
 
 
 def auth_methods(answers: dict[str, Any]) -> list[str]:
@@ -193,7 +215,7 @@ class BulwarkContext(ContextHook):
 
     def hook(self, context: dict[str, Any]) -> None:
         context["runtime_dependencies"] = runtime_dependencies(context)
-        context["dev_dependencies"] = list(DEV_DEPENDENCIES)
+        context["dev_dependencies"] = dev_dependencies(context)
         context["auth_methods_ordered"] = auth_methods(context)
         context["auth_env_vars"] = [
             name for method in auth_methods(context) for name in AUTH_ENV_VARS[method]

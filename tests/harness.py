@@ -21,6 +21,8 @@ import copier
 from extensions.bulwark import (
     AUTH_DEPENDENCIES,
     FRAMEWORK_DEPENDENCIES,
+    GRPC_DEPENDENCIES,
+    GRPC_DEV_DEPENDENCIES,
     SERVER_DEPENDENCIES,
     STORAGE_DEPENDENCIES,
 )
@@ -121,6 +123,8 @@ def every_optional_dependency() -> list[str]:
         *FRAMEWORK_DEPENDENCIES.values(),
         *SERVER_DEPENDENCIES.values(),
         *STORAGE_DEPENDENCIES.values(),
+        GRPC_DEPENDENCIES,
+        GRPC_DEV_DEPENDENCIES,  # dev-only in a project; here only the cache is warmed
     )
     return sorted({requirement for group in groups for requirement in group})
 

@@ -25,6 +25,7 @@ class Variant:
 EVERYTHING: dict[str, Any] = {
     "rate_limit_storage": "redis",
     "auth_methods": ["api_key", "bearer", "jwt"],
+    "grpc": True,
 }
 
 VARIANTS: tuple[Variant, ...] = (

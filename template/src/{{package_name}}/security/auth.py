@@ -10,13 +10,14 @@ framework adapters through :func:`.principal.missing_scopes`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
 from .credentials import Verdict
 from .principal import Principal
 
-__all__ = ["AuthMiddleware", "Verifier"]
+__all__ = ["AuthMiddleware", "Refusal", "Verifier", "authenticate"]
 
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
 
@@ -28,6 +29,41 @@ class Verifier(Protocol):
     challenge: str
 
     async def verify(self, scope: Scope) -> Verdict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request is refused authentication: ``invalid`` if a credential was wrong."""
+
+    detail: str
+    invalid: bool
+
+
+INVALID_CREDENTIALS = Refusal("The credentials are not valid.", invalid=True)
+AUTHENTICATION_REQUIRED = Refusal("Authentication required.", invalid=False)
+
+
+async def authenticate(
+    verifiers: Sequence[Verifier], scope: Scope, *, require_auth: bool
+) -> Principal | Refusal | None:
+    """The one authentication decision, for every protocol face (HTTP and gRPC).
+
+    ``scope["headers"]`` holds the credentials (gRPC metadata is adapted to it).
+    A Principal, a Refusal, or None: anonymous, allowed only without ``require_auth``.
+    """
+    principal: Principal | None = None
+    for verifier in verifiers:
+        verdict = await verifier.verify(scope)
+        if isinstance(verdict, Principal):
+            principal = principal or verdict
+        elif verdict is not None:  # presented, and wrong: never fall back to anonymous
+            return INVALID_CREDENTIALS
+    if principal is not None:
+        return principal
+    if any(name in CREDENTIAL_HEADERS for name, _ in scope["headers"]):
+        # A credential no verifier took (e.g. a JWT where none are accepted).
+        return INVALID_CREDENTIALS
+    return AUTHENTICATION_REQUIRED if require_auth else None
 
 
 def is_preflight(scope: Scope) -> bool:
@@ -60,23 +96,12 @@ class AuthMiddleware:
         if scope["type"] != "http" or scope["path"] in self.public or is_preflight(scope):
             await self.app(scope, receive, send)
             return
-        principal: Principal | None = None
-        for verifier in self.verifiers:
-            verdict = await verifier.verify(scope)
-            if isinstance(verdict, Principal):
-                principal = principal or verdict
-            elif verdict is not None:  # presented, and wrong: never fall back to anonymous
-                await self._refuse(send, "The credentials are not valid.", invalid=True)
-                return
-        if principal is not None:
-            principal.remember(scope)
-        elif any(name in CREDENTIAL_HEADERS for name, _ in scope["headers"]):
-            # A credential no verifier took (e.g. a JWT where none are accepted).
-            await self._refuse(send, "The credentials are not valid.", invalid=True)
+        verdict = await authenticate(self.verifiers, scope, require_auth=self.require_auth)
+        if isinstance(verdict, Refusal):
+            await self._refuse(send, verdict.detail, invalid=verdict.invalid)
             return
-        elif self.require_auth:
-            await self._refuse(send, "Authentication required.", invalid=False)
-            return
+        if verdict is not None:
+            verdict.remember(scope)
         await self.app(scope, receive, send)
 
     async def _refuse(self, send: Send, detail: str, *, invalid: bool) -> None:

@@ -37,12 +37,22 @@ from .verifiers import build_verifiers
 if TYPE_CHECKING:
     from ..settings import Settings
 
-__all__ = ["apply_security", "security_layers"]
+__all__ = ["apply_security", "build_rate_limiter", "security_layers"]
 
 # The service's own package, so its access log is "<package>.access".
 _PACKAGE = __name__.partition(".")[0]
 CORS_METHODS = ("GET", "POST", "OPTIONS")
 CORS_HEADERS = ("Content-Type", "Authorization", "X-Request-ID")
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    """The rate limiter of these settings (the HTTP stack's and the gRPC server's)."""
+    return RateLimiter(
+        default=settings.rate_limit_default,
+        storage=make_storage(settings.rate_limit_storage_url, settings.rate_limit_memory_max_keys),
+        fail_open=settings.rate_limit_fail_open,
+        route_limits=settings.rate_limit_routes,
+    )
 
 
 def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> list[Middleware]:
@@ -90,14 +100,7 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
         Middleware(MaxBodySizeMiddleware, max_body_size=settings.max_body_size),
         Middleware(
             RateLimitMiddleware,
-            limiter=RateLimiter(
-                default=settings.rate_limit_default,
-                storage=make_storage(
-                    settings.rate_limit_storage_url, settings.rate_limit_memory_max_keys
-                ),
-                fail_open=settings.rate_limit_fail_open,
-                route_limits=settings.rate_limit_routes,
-            ),
+            limiter=build_rate_limiter(settings),
             exempt_paths=HEALTH_PATHS,
         ),
         Middleware(CSRFMiddleware, allowed_origins=settings.effective_cors_origins),

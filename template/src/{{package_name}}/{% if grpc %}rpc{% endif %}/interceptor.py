@@ -1,0 +1,269 @@
+"""The security core's controls on every gRPC call: one interceptor, the HTTP stack's parts.
+
+Per call, in this order (the HTTP stack's, for what applies to gRPC):
+request id → access log → error hiding → client identity → rate limit →
+authentication and scopes → audit → the method. Nothing here re-implements a
+control: client identity is :class:`..security.client.ClientIdentityMiddleware`'s
+resolver, the limit is the shared :class:`..security.limiter.RateLimiter`, the
+credentials are judged by :func:`..security.auth.authenticate` with the same
+verifiers and scopes as REST (gRPC metadata adapted to the ASGI ``scope`` shape).
+
+The standard health service is exempt from all of it (probes carry no
+credentials and must never be throttled); so is reflection, served in debug only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from time import perf_counter
+from typing import Any
+from urllib.parse import unquote
+
+import grpc
+import structlog
+
+from ..security._asgi import REQUEST_ID, Scope
+from ..security.auth import Refusal, Verifier, authenticate
+from ..security.client import ClientIdentityMiddleware, client_ip, parse_networks
+from ..security.limiter import RateLimiter, client_key
+from ..security.principal import authorize, current_principal
+from ..security.request_id import _WELL_FORMED, new_request_id
+from ..settings import Settings
+
+__all__ = ["EXEMPT_PREFIXES", "SecurityInterceptor", "peer_address"]
+
+EXEMPT_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+REQUEST_ID_KEY = "x-request-id"
+AUTH_FAILURES = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
+Context = grpc.aio.ServicerContext[Any, Any]
+Call = Callable[[], Awaitable[Any]]
+
+
+def peer_address(peer: str) -> str:
+    """The IP address in a gRPC peer string (``ipv4:1.2.3.4:5``, ``ipv6:[::1]:5``)."""
+    kind, _, rest = unquote(peer).partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return "unknown"
+    return rest.rpartition(":")[0].strip("[]")
+
+
+async def _no_app(scope: Scope, receive: Any, send: Any) -> None:
+    """The identity resolver is used on its own here: nothing to call after it."""
+
+
+def _metadata_as_headers(context: Context) -> list[tuple[bytes, bytes]]:
+    """gRPC metadata in the ASGI ``scope["headers"]`` shape the verifiers read."""
+    headers = []
+    for key, value in context.invocation_metadata() or ():
+        raw = value if isinstance(value, bytes) else value.encode("utf-8", "replace")
+        headers.append((key.lower().encode("ascii", "replace"), raw))
+    return headers
+
+
+class SecurityInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every non-exempt method handler in the security core's checks."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        limiter: RateLimiter,
+        verifiers: Sequence[Verifier],
+        method_scopes: Mapping[str, Sequence[str]],
+        read_only_methods: frozenset[str],
+        logger_prefix: str,
+    ) -> None:
+        self.limiter = limiter
+        self.verifiers = tuple(verifiers)
+        self.require_auth = settings.require_auth
+        self.method_scopes = dict(method_scopes)
+        self.read_only = read_only_methods
+        self.identity = (
+            ClientIdentityMiddleware(
+                _no_app,
+                trusted_proxies=parse_networks(settings.trusted_proxies),
+                header=settings.forwarded_header,
+            )
+            if settings.trusted_proxies
+            else None
+        )
+        self.access = structlog.get_logger().bind(logger=f"{logger_prefix}.access")
+        self.audit = structlog.get_logger().bind(logger=f"{logger_prefix}.audit")
+        self.errors = structlog.get_logger().bind(logger=f"{logger_prefix}.errors")
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        method = handler_call_details.method
+        handler = await continuation(handler_call_details)
+        if method.startswith(EXEMPT_PREFIXES):
+            return handler
+        if handler is None:  # unknown method: still throttled, authenticated and logged
+            return grpc.unary_unary_rpc_method_handler(self._unary(method, _unimplemented))
+        behaviour = (
+            handler.unary_unary
+            or handler.unary_stream
+            or handler.stream_unary
+            or handler.stream_stream
+        )
+        kinds = {
+            (False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler,
+        }
+        make = kinds[(handler.request_streaming, handler.response_streaming)]
+        wrap = self._stream if handler.response_streaming else self._unary
+        if handler.request_streaming:  # each message is parsed by grpc as it arrives
+            return make(
+                wrap(method, behaviour),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # A single request is parsed here, after the checks: garbage from an
+        # unauthenticated caller costs no parsing, and a malformed message is
+        # INVALID_ARGUMENT without the parser's error text.
+        return make(
+            wrap(method, _parsing(behaviour, handler.request_deserializer)),
+            response_serializer=handler.response_serializer,
+        )
+
+    def _unary(self, method: str, behaviour: Any) -> Any:
+        async def call(request: Any, context: Context) -> Any:
+            return await self._guard(method, context, lambda: behaviour(request, context))
+
+        return call
+
+    def _stream(self, method: str, behaviour: Any) -> Any:
+        """Streaming responses are written through the context, so one guard spans them all."""
+
+        async def call(request: Any, context: Context) -> None:
+            async def run() -> None:
+                result = behaviour(request, context)
+                if hasattr(result, "__aiter__"):
+                    async for response in result:
+                        await context.write(response)
+                else:
+                    await result  # a handler that writes through context.write itself
+
+            await self._guard(method, context, run)
+
+        return call
+
+    async def _guard(self, method: str, context: Context, call: Call) -> Any:
+        """Everything the core does around one call; see the module docstring for the order."""
+        metadata = _metadata_as_headers(context)
+        request_id = None
+        for key, value in metadata:
+            if key == b"x-request-id":  # the first one counts
+                if _WELL_FORMED.fullmatch(value):
+                    request_id = value.decode("ascii")
+                break
+        request_id = request_id or new_request_id()
+        token = REQUEST_ID.set(request_id)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+        scope: Scope = {
+            "type": "http",
+            "client": (peer_address(context.peer()), 0),
+            "headers": metadata,
+            "state": {"request_id": request_id},
+        }
+        code = grpc.StatusCode.OK
+        start = perf_counter()
+        try:
+            if self.identity is not None and (forwarded := self.identity.resolve(scope)):
+                scope["client"] = (forwarded, 0)
+            refusal = await self._admit(method, scope)
+            if refusal is not None:
+                code = refusal[0]
+                await context.abort(*refusal)
+            return await call()
+        except grpc.aio.AbortError:
+            if code is grpc.StatusCode.OK:
+                code = _code_of(context)
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            # Logged with the traceback; the client gets only a generic message and the id.
+            self.errors.exception("unhandled_exception", method=method)
+            await context.abort(code, f"Internal server error (request id {request_id}).")
+        finally:
+            self._log(method, scope, code, start)
+            REQUEST_ID.reset(token)
+
+    async def _admit(self, method: str, scope: Scope) -> tuple[grpc.StatusCode, str] | None:
+        """Rate limit (keyed on the client identity), then credentials and scopes."""
+        decision = await self.limiter.hit(client_key(client_ip(scope)), f"POST {method}")
+        if decision.unavailable:
+            self.errors.error("rate_limit_store_unavailable", fail_open=decision.allowed)
+        if not decision.allowed:
+            if decision.unavailable:
+                return grpc.StatusCode.UNAVAILABLE, "Rate limiting is unavailable; retry shortly."
+            return (
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"Too many requests; retry after {decision.reset_after} s.",
+            )
+        verdict = await authenticate(self.verifiers, scope, require_auth=self.require_auth)
+        if isinstance(verdict, Refusal):
+            return grpc.StatusCode.UNAUTHENTICATED, verdict.detail
+        if verdict is not None:
+            verdict.remember(scope)
+        refusal = authorize(scope, self.method_scopes.get(method, ()))
+        if refusal is not None:
+            status, detail = refusal
+            if status == 401:
+                return grpc.StatusCode.UNAUTHENTICATED, detail
+            return grpc.StatusCode.PERMISSION_DENIED, detail
+        return None
+
+    def _log(self, method: str, scope: Scope, code: grpc.StatusCode, start: float) -> None:
+        client = client_ip(scope)
+        self.access.info(
+            "rpc",
+            method=method,
+            status=code.name,
+            duration_ms=round((perf_counter() - start) * 1000, 2),
+            client=client,
+        )
+        if method not in self.read_only or code in AUTH_FAILURES:
+            principal = current_principal(scope)
+            self.audit.info(
+                "audit",
+                method=method,
+                status=code.name,
+                client=client,
+                principal=principal.id if principal else None,
+                credential=principal.kind if principal else None,
+            )
+
+
+def _parsing(behaviour: Any, deserializer: Callable[[bytes], Any] | None) -> Any:
+    """``behaviour`` taking the raw request bytes, parsed with ``deserializer`` first."""
+    if deserializer is None:
+        return behaviour
+
+    def call(raw: bytes, context: Context) -> Any:
+        try:
+            request = deserializer(raw)
+        except Exception:  # the parser's own error text stays out of the answer
+            return context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Malformed request message.")
+        return behaviour(request, context)
+
+    return call
+
+
+def _code_of(context: Context) -> grpc.StatusCode:
+    code = context.code()
+    return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+
+
+async def _unimplemented(request: Any, context: Context) -> Any:
+    await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found.")
