@@ -37,8 +37,7 @@ def svg(results: list[tuple[str, dict[str, float]]], target: float) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         'font-family="sans-serif" font-size="12">',
         f'<text x="{WIDTH / 2}" y="24" text-anchor="middle" font-size="14">'
-        f"GET /health, Granian 1 worker, wrk: bare app vs full security stack "
-        f"(target full/bare ≥ {target})</text>",
+        f"Bare app vs full security stack, req/s (target ratio ≥ {target})</text>",
         f'<line x1="{MARGIN}" y1="{base}" x2="{WIDTH - 20}" y2="{base}" stroke="#333"/>',
     ]
     for index, (name, figures) in enumerate(results):
