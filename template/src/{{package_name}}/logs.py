@@ -74,15 +74,18 @@ class JSONLines:
 
 def _fallback(value: Any) -> Any:
     """What structlog's JSON renderer does with what JSON cannot hold."""
-    structlog_method = getattr(value, "__structlog__", None)
-    return structlog_method() if structlog_method is not None else repr(value)
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
 
 
 class LineWriter:
     """structlog's output for JSON: each line written and flushed at once.
 
-    Like ``structlog.BytesLogger`` minus its lock and its newline: a buffered
-    file's ``write`` is atomic, and every call writes one whole line.
+    Like ``structlog.BytesLogger`` minus its newline (the renderer adds it) and
+    its lock: each line goes out in a single ``write`` call (a buffered file
+    holds its own lock for it), so lines from different threads never mix.
     """
 
     def __init__(self, file: BinaryIO) -> None:
