@@ -120,12 +120,25 @@ class WrkResult:
 
 
 @dataclass(frozen=True)
+class CpuCost:
+    """Server CPU time per request during the measured load, in microseconds.
+
+    Steadier than req/s on a shared machine: another process taking a core
+    lowers throughput but hardly changes what each request costs the server.
+    """
+
+    server_us: float  # every process and thread of the server (Granian's too)
+    app_thread_us: float | None  # the worker's main thread: the one running the app
+
+
+@dataclass(frozen=True)
 class Sample:
     """One measurement of one variant in one round."""
 
     round: int
     variant: str
     result: WrkResult
+    cpu: CpuCost | None = None  # None where /proc is not there to read
 
 
 @dataclass(frozen=True)
@@ -340,9 +353,17 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running server: where it listens, and its session (its leader's PID)."""
+
+    port: int
+    session: int
+
+
 @contextlib.contextmanager
-def serving(project: Project, variant: Variant, log_dir: Path) -> Iterator[int]:
-    """Run one server for the block's duration and yield its port."""
+def serving(project: Project, variant: Variant, log_dir: Path) -> Iterator[Server]:
+    """Run one server for the block's duration and yield where it listens."""
     port = free_port()
     log = log_dir / f"{variant.label}.stderr"
     with log.open("wb") as stderr:
@@ -358,9 +379,68 @@ def serving(project: Project, variant: Variant, log_dir: Path) -> Iterator[int]:
         )
         try:
             wait_ready(process, port, log)
-            yield port
+            yield Server(port, process.pid)
         finally:
             stop(process)
+
+
+# --- server CPU (Linux /proc) -----------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """Seconds of CPU used so far by the server's processes and by the worker's main thread."""
+
+    server: float
+    app_thread: float | None
+
+
+def _stat_fields(path: Path) -> list[str] | None:
+    """The fields of a /proc stat file after ``(comm)``: state, ppid, pgrp, session, ..."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None  # the process is gone
+    return text.rpartition(")")[2].split()
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime + stime
+
+
+def cpu_times(session: int) -> CpuTimes | None:
+    """CPU used by every process of the server's session (it was started as its leader)."""
+    if not PROC.is_dir():
+        return None
+    server = 0.0
+    workers = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(entry / "stat")
+        if fields is None or int(fields[3]) != session:
+            continue
+        server += _cpu_seconds(fields)
+        if int(fields[1]) == session:
+            workers.append(int(entry.name))
+    app_thread = None
+    if len(workers) == 1:  # one worker: its main thread runs the app and the event loop
+        (worker,) = workers
+        fields = _stat_fields(PROC / str(worker) / "task" / str(worker) / "stat")
+        app_thread = _cpu_seconds(fields) if fields is not None else None
+    return CpuTimes(server, app_thread)
+
+
+def cpu_cost(before: CpuTimes | None, after: CpuTimes | None, requests: int) -> CpuCost | None:
+    if before is None or after is None or requests < 1:
+        return None
+    app_thread = None
+    if before.app_thread is not None and after.app_thread is not None:
+        app_thread = (after.app_thread - before.app_thread) / requests * 1e6
+    return CpuCost((after.server - before.server) / requests * 1e6, app_thread)
 
 
 def check_host_layer(port: int) -> None:
@@ -420,21 +500,23 @@ def wrk(wrk_path: str, port: int, load: Load, duration: int) -> WrkResult:
 
 def measure(
     project: Project, variant: Variant, load: Load, wrk_path: str, log_dir: Path
-) -> WrkResult:
-    """Start the variant, warm it up, load it, stop it."""
-    with serving(project, variant, log_dir) as port:
+) -> tuple[WrkResult, CpuCost | None]:
+    """Start the variant, warm it up, load it (reading its CPU time around that), stop it."""
+    with serving(project, variant, log_dir) as server:
         if variant.label == "full":
-            check_host_layer(port)
+            check_host_layer(server.port)
         if load.warmup > 0:
-            wrk(wrk_path, port, load, load.warmup)
-        result = wrk(wrk_path, port, load, load.duration)
+            wrk(wrk_path, server.port, load, load.warmup)
+        before = cpu_times(server.session)
+        result = wrk(wrk_path, server.port, load, load.duration)
+        cpu = cpu_cost(before, cpu_times(server.session), result.requests)
     if result.non_2xx or result.socket_errors:
         print(
             f"  warning: {variant.label}: {result.non_2xx} non-2xx responses, "
             f"{result.socket_errors} socket errors",
             file=sys.stderr,
         )
-    return result
+    return result, cpu
 
 
 def run_rounds(
@@ -447,8 +529,8 @@ def run_rounds(
             order = variants if number % 2 else list(reversed(variants))
             for variant in order:
                 print(f"round {number}/{rounds}: {variant.label} ...", file=sys.stderr)
-                result = measure(project, variant, load, wrk_path, Path(logs))
-                samples.append(Sample(number, variant.label, result))
+                result, cpu = measure(project, variant, load, wrk_path, Path(logs))
+                samples.append(Sample(number, variant.label, result, cpu))
     return samples
 
 
@@ -467,10 +549,44 @@ def ratios(samples: Sequence[Sample], label: str, base: str = "bare") -> list[fl
 
 def summary(samples: Sequence[Sample], label: str) -> dict[str, float]:
     results = list(by_round(samples, label).values())
-    return {
+    figures = {
         "median_rps": statistics.median(r.requests_per_sec for r in results),
         "median_p99_ms": statistics.median(r.p99_ms for r in results),
     }
+    costs = [s.cpu for s in samples if s.variant == label and s.cpu is not None]
+    if costs:
+        figures["median_server_cpu_us"] = statistics.median(c.server_us for c in costs)
+        threads = [c.app_thread_us for c in costs if c.app_thread_us is not None]
+        if threads:
+            figures["median_app_thread_cpu_us"] = statistics.median(threads)
+    return figures
+
+
+def print_cpu_report(samples: Sequence[Sample], labels: Sequence[str], out: IO[str]) -> None:
+    """Server CPU per request (all threads; the app's thread), and what each adds to bare."""
+    base = summary(samples, "bare")
+    if "median_server_cpu_us" not in base:
+        return
+    print(
+        f"\nserver CPU per request, median (us): {'all threads':>12}  {'app thread':>10}",
+        file=out,
+    )
+    for label in labels:
+        s = summary(samples, label)
+        server = s.get("median_server_cpu_us")
+        if server is None:
+            continue
+        line = f"  {label:<32} {server:>7.1f}"
+        if label != "bare":
+            line += f" ({server - base['median_server_cpu_us']:+5.1f})"
+        else:
+            line += " " * 8
+        thread = s.get("median_app_thread_cpu_us")
+        if thread is not None:
+            line += f"  {thread:>7.1f}"
+            if label != "bare" and "median_app_thread_cpu_us" in base:
+                line += f" ({thread - base['median_app_thread_cpu_us']:+5.1f})"
+        print(line, file=out)
 
 
 def print_stack_report(samples: Sequence[Sample], out: IO[str]) -> float:
@@ -619,6 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.layers:
         print("\nEach layer alone around the bare app (median of per-round ratios):")
         print_layer_report(samples, [v.label for v in variants if v.label != "bare"], sys.stdout)
+    print_cpu_report(samples, [v.label for v in variants], sys.stdout)
     if args.json is not None:
         write_json(args.json, args, samples)
     return 0

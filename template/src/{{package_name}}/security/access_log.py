@@ -16,6 +16,7 @@ __all__ = ["AccessLogMiddleware"]
 
 _START = "http.response.start"
 _OWN = frozenset({"logger", "event"})  # set by the bound logger itself on its own path
+_LINE_TYPES = (str, bytes, bytearray)  # what a renderer returns as a finished line
 Emit = Callable[[dict[str, Any]], None]
 
 
@@ -37,16 +38,17 @@ def _emitter(logger: Any) -> Emit | None:
         return None
     config = structlog.get_config()
     processors = tuple(config["processors"])
-    output = config["logger_factory"]().info
+    wrapped = config["logger_factory"]()  # what the processors see as the logger
+    output = wrapped.info
     drop = structlog.DropEvent
 
     def emit(event_dict: Any) -> None:
         try:
             for processor in processors:
-                event_dict = processor(output, "info", event_dict)
+                event_dict = processor(wrapped, "info", event_dict)
         except drop:
             return
-        if isinstance(event_dict, str | bytes | bytearray):
+        if isinstance(event_dict, _LINE_TYPES):
             output(event_dict)
         elif isinstance(event_dict, tuple):
             args, kwargs = event_dict
