@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 
 from ._asgi import REQUEST_ID, ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestIdMiddleware"]
+__all__ = ["RequestIdMiddleware", "new_request_id", "request_id_from"]
 
 HEADER = b"x-request-id"
 _START = "http.response.start"
@@ -40,6 +40,17 @@ def new_request_id() -> str:
         return batch[:32]
 
 
+def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The client's ``x-request-id`` if well-formed (the first one counts), else a new id.
+
+    Shared by the HTTP layer and the gRPC interceptor (metadata in the same shape).
+    """
+    for name, value in headers:
+        if name == HEADER:
+            return value.decode("ascii") if _WELL_FORMED.fullmatch(value) else new_request_id()
+    return new_request_id()
+
+
 class RequestIdMiddleware:
     """Reuse a well-formed ``X-Request-ID`` or make a random one; outermost, so every answer has it.
 
@@ -54,14 +65,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == HEADER:  # the first one counts
-                if _WELL_FORMED.fullmatch(value):
-                    request_id = value.decode("ascii")
-                break
-        if request_id is None:
-            request_id = new_request_id()
+        request_id = request_id_from(scope["headers"])
         header = (HEADER, request_id.encode("ascii"))
         scope.setdefault("state", {})["request_id"] = request_id
 

@@ -27,7 +27,7 @@ from ..security.auth import Refusal, Verifier, authenticate
 from ..security.client import ClientIdentityMiddleware, client_ip, parse_networks
 from ..security.limiter import RateLimiter, client_key
 from ..security.principal import authorize, current_principal
-from ..security.request_id import _WELL_FORMED, new_request_id
+from ..security.request_id import request_id_from
 from ..settings import Settings
 
 __all__ = ["EXEMPT_PREFIXES", "SecurityInterceptor", "peer_address"]
@@ -161,13 +161,7 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):
     async def _guard(self, method: str, context: Context, call: Call) -> Any:
         """Everything the core does around one call; see the module docstring for the order."""
         metadata = _metadata_as_headers(context)
-        request_id = None
-        for key, value in metadata:
-            if key == b"x-request-id":  # the first one counts
-                if _WELL_FORMED.fullmatch(value):
-                    request_id = value.decode("ascii")
-                break
-        request_id = request_id or new_request_id()
+        request_id = request_id_from(metadata)
         token = REQUEST_ID.set(request_id)
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         scope: Scope = {
