@@ -2,11 +2,16 @@
 
 Every line made while serving a request carries its ``request_id`` (read from
 the context variable the request-id layer sets, so no per-request binding).
+Every line, ours or a library's, passes the redaction rules of
+``security.redaction`` last, after tracebacks are rendered, so exception
+messages are scrubbed too; values cannot break a line (JSON escapes control
+characters; the console renderer gets them escaped first).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -14,10 +19,12 @@ from typing import Any, BinaryIO
 import orjson
 import structlog
 import structlog.tracebacks
+from pydantic import SecretStr
 from structlog.processors import JSONRenderer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from .security import current_request_id
+from .security.redaction import Redactor, escape_control_characters
 from .settings import Settings
 
 __all__ = ["configure_logging"]
@@ -56,20 +63,80 @@ _LEVEL_NAMES = {"warn": "warning", "exception": "error"}
 
 
 class JSONLines:
-    """Last processor of the JSON chain: one line of JSON, as bytes, newline included.
+    """Last processor of the JSON chain: one redacted line of JSON, as bytes.
 
     Tracebacks are rendered only for lines that carry ``exc_info`` (few do), and
     orjson appends the newline, so the writer has nothing to add.
     """
 
-    def __init__(self, tracebacks: Processor) -> None:
+    def __init__(self, tracebacks: Processor, redactor: Redactor) -> None:
         self.tracebacks = tracebacks
+        self.redactor = redactor
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> bytes:
-        rendered: Any = event_dict
-        if "exc_info" in event_dict:
-            rendered = self.tracebacks(logger, method_name, event_dict)
-        return orjson.dumps(rendered, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
+        rendered: Any = self.redactor.redact_names(event_dict)
+        if "exc_info" in rendered:
+            rendered = self.tracebacks(logger, method_name, rendered)
+        line = orjson.dumps(rendered, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
+        return escape_unicode_line_breaks(self.redactor.scrub_line(line))
+
+
+# Characters JSON may carry raw that line splitters (Python's among them) break on.
+_UNICODE_LINE_BREAKS = re.compile(b"\xe2\x80[\xa8\xa9]|\xc2[\x80-\x9f]")
+
+
+def escape_unicode_line_breaks(line: bytes) -> bytes:
+    """U+2028, U+2029 and C1 controls (NEL…) as ``\\uXXXX`` escapes: one event, one line."""
+    if _UNICODE_LINE_BREAKS.search(line) is None:
+        return line
+    return _UNICODE_LINE_BREAKS.sub(lambda match: b"\\u%04x" % ord(match.group().decode()), line)
+
+
+class RedactNames:
+    """Processor: values under sensitive keys (``password``, ``authorization``…) replaced."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    def __call__(self, _: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        redacted: EventDict = self.redactor.redact_names(event_dict)
+        return redacted
+
+
+class ScrubText:
+    """Processor after a text renderer: secrets by shape removed from the finished line."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    def __call__(self, _: WrappedLogger, __: str, line: Any) -> str:
+        return self.redactor.scrub_text(str(line))
+
+
+def escape_values(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Console only: control characters in string values escaped (JSON does its own)."""
+    return {
+        key: escape_control_characters(value) if isinstance(value, str) else value
+        for key, value in event_dict.items()
+    }
+
+
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every secret value in the settings (keys, tokens, signing secrets), for redaction."""
+    found: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                collect(item)
+
+    collect(settings.model_dump())
+    return found
 
 
 def _fallback(value: Any) -> Any:
@@ -113,6 +180,7 @@ class LineWriterFactory:
 def configure_logging(settings: Settings) -> None:
     """Configure structlog (and route stdlib logging through the same renderer)."""
     level = logging.getLevelNamesMapping()[settings.log_level]
+    redactor = Redactor(configured_secrets(settings))
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_request_id,
@@ -120,7 +188,8 @@ def configure_logging(settings: Settings) -> None:
     ]
     iso_time = structlog.processors.TimeStamper(fmt="iso", utc=True)
     native: list[Processor]  # structlog's own loggers (the access log is one: hot path)
-    foreign: list[Processor]  # stdlib logging records from libraries and servers
+    foreign: list[Processor]  # stdlib logging records from libraries and servers (pre-render)
+    render: list[Processor]  # what turns a foreign record's event dict into its line
     factory: LineWriterFactory | structlog.WriteLoggerFactory
     if settings.effective_log_format == "json":
         # Structured tracebacks without local variables: locals hold request bodies,
@@ -133,14 +202,17 @@ def configure_logging(settings: Settings) -> None:
         native = [
             structlog.contextvars.merge_contextvars,
             add_request_fields,
-            JSONLines(tracebacks),
+            JSONLines(tracebacks, redactor),
         ]
-        foreign = [*shared, iso_time, tracebacks, JSONRenderer()]
+        foreign = [*shared, iso_time, RedactNames(redactor), tracebacks]
+        render = [JSONRenderer(), ScrubText(redactor)]
         factory = LineWriterFactory(sys.stdout.buffer)
     else:
-        console = structlog.dev.ConsoleRenderer()
-        native = [*shared, iso_time, console]
-        foreign = [*shared, iso_time, console]
+        # Plain tracebacks: Rich's (the default when installed) would print local variables.
+        console = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+        render = [escape_values, console, ScrubText(redactor)]
+        native = [*shared, iso_time, RedactNames(redactor), *render]
+        foreign = [*shared, iso_time, RedactNames(redactor)]
         factory = structlog.WriteLoggerFactory(file=sys.stdout)
 
     structlog.configure(
@@ -155,8 +227,8 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *foreign[:-1]],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, foreign[-1]],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *foreign],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render],
         )
     )
     root = logging.getLogger()

@@ -1,0 +1,198 @@
+"""Keep secrets out of everything the service writes down (logs, error reports).
+
+Two passes, because secrets arrive two ways:
+
+* by *name* — a field, header or dict key called ``authorization``, ``cookie``,
+  ``password``, ``api_key``…: its value is replaced, whatever it looks like;
+* by *shape* in free text — ``Bearer …``, a JWT, ``?token=…``, ``password=…``,
+  ``user:pass@`` in a URL, or one of the service's own configured secrets —
+  found by one regular expression over the finished text, so it also covers
+  exception messages, reprs and library log lines nobody structured.
+
+Hand-written: no maintained library scrubs structlog events, stdlib log lines
+and Sentry events with one rule set. The rules live here once; ``logs`` and the
+error reporter both call them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+__all__ = ["REDACTED", "Redactor", "escape_control_characters"]
+
+REDACTED = "[REDACTED]"
+# A name is sensitive when its normalised form contains one of these.
+SENSITIVE_NAME_PARTS = (
+    "authorization",
+    "cookie",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "private_key",
+    "session",
+    "signature",
+    "dsn",
+)
+# ... or is one of these (``credential`` alone names a kind in the audit log).
+SENSITIVE_NAMES = frozenset({"credentials", "pwd", "sig"})
+MIN_CONFIGURED_SECRET = 8  # shorter configured values would redact ordinary words
+
+# Free-text shapes. Group "keep" survives, the rest of the match becomes REDACTED.
+_NAMES = "|".join(
+    (
+        r"password|passwd|pwd|secret|client_secret",
+        r"token|access_token|refresh_token|id_token",
+        r"api[_-]?key|apikey|x-api-key|session(?:id)?|signature|sig",
+    )
+)
+_SHAPES = (
+    # Authorization header values: keep the scheme, drop the credential.
+    r"(?P<scheme>\b(?:[Bb]earer|[Bb]asic|[Dd]igest|[Tt]oken)\s+)[A-Za-z0-9._~+/=-]{6,}",
+    # A JWS/JWT anywhere (its header always starts with base64url '{"').
+    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+    # "name": "value", 'name': 'value' (reprs, JSON in text): up to the closing quote.
+    rf"(?P<quoted>\b(?i:{_NAMES})\\?['\"]?\s*[:=]\s*\\?['\"])[^'\"\\\r\n]+",
+    # name=value, name: value (query strings, forms, key=value logs): up to a separator.
+    rf"(?P<name>\b(?i:{_NAMES})\\?['\"]?\s*[:=]\s*)[^\s'\"&;,}}\\]+",
+    # Cookie / Set-Cookie lines: everything up to the end of the quoted value or line.
+    r"(?P<cookie>\b(?i:set-cookie|cookie)\\?['\"]?\s*[:=]\s*\\?['\"]?)[^'\"\r\n\\]+",
+    # Credentials in a URL: scheme://user:password@host.
+    r"(?P<userinfo>://)[^/@\s:'\"\\]*:[^/@\s'\"\\]+(?=@)",
+)
+_KEEP_GROUPS = ("scheme", "quoted", "name", "cookie", "userinfo")
+# Control characters (C0, DEL, C1, line/paragraph separators) and escapes for them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_control_characters(text: str) -> str:
+    r"""``\n``, ``\x1b``… written as escapes, so a value cannot start a forged log line."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def is_sensitive_name(name: str) -> bool:
+    """Whether a key or header name announces a secret (``X-API-Key``, ``db_password``…)."""
+    known = _SENSITIVITY.get(name)
+    if known is None:
+        normalised = name.lower().replace("-", "_")
+        known = normalised in SENSITIVE_NAMES or any(
+            part in normalised for part in SENSITIVE_NAME_PARTS
+        )
+        if len(_SENSITIVITY) < _SENSITIVITY_CACHE_SIZE:  # names are few; bound it anyway
+            _SENSITIVITY[name] = known
+    return known
+
+
+_SENSITIVITY: dict[str, bool] = {}
+_SENSITIVITY_CACHE_SIZE = 4096
+_CONTAINERS = (dict, list, tuple)
+# Every shape above contains one of these (lower-cased): lines without any skip the
+# full expression, which is what most lines, the access log's among them, do.
+_TRIGGERS = re.compile(b"bearer|basic|digest|token|eyj|pass|pwd|secret|key|session|sig|cookie|://")
+
+
+def _replacement(match: re.Match[str]) -> str:
+    for group in _KEEP_GROUPS:
+        kept = match.group(group)
+        if kept is not None:
+            return kept + REDACTED
+    return REDACTED
+
+
+def _replacement_bytes(match: re.Match[bytes]) -> bytes:
+    for group in _KEEP_GROUPS:
+        kept = match.group(group)
+        if kept is not None:
+            return kept + REDACTED.encode()
+    return REDACTED.encode()
+
+
+class Redactor:
+    """The redaction rules plus this service's own secret values (from its settings)."""
+
+    def __init__(self, configured_secrets: Iterable[str] = ()) -> None:
+        literals = sorted(
+            {value for value in configured_secrets if len(value) >= MIN_CONFIGURED_SECRET},
+            key=len,
+            reverse=True,  # the longest first, so a secret containing another goes whole
+        )
+        text_patterns = [*_SHAPES, *(re.escape(value) for value in literals)]
+        self._text = re.compile("|".join(text_patterns))
+        # The same rules for rendered JSON bytes, where a secret appears JSON-escaped.
+        byte_patterns = [pattern.encode() for pattern in _SHAPES]
+        byte_patterns += [re.escape(_json_escaped(value)) for value in literals]
+        self._bytes = re.compile(b"|".join(byte_patterns))
+        self._literals = tuple(_json_escaped(value) for value in literals)
+
+    def scrub_text(self, text: str) -> str:
+        """Secrets by shape (and configured values) replaced in free text."""
+        return self._text.sub(_replacement, text)
+
+    def scrub_line(self, line: bytes) -> bytes:
+        """Same as :meth:`scrub_text`, on a rendered JSON line (the hot path: prefiltered)."""
+        if _TRIGGERS.search(line.lower()) is None and not any(
+            literal in line for literal in self._literals
+        ):
+            return line
+        return self._bytes.sub(_replacement_bytes, line)
+
+    def redact_names(self, value: Any) -> Any:
+        """Values under sensitive names replaced, in dicts, lists and header pairs.
+
+        Returns ``value`` itself when nothing changes (no copies on the hot path).
+        """
+        if isinstance(value, dict):
+            changed: dict[Any, Any] | None = None
+            for key, item in value.items():
+                if type(key) is str and is_sensitive_name(key):
+                    new = REDACTED if item not in (None, "") else item
+                elif type(item) in _CONTAINERS:
+                    new = self.redact_names(item)
+                else:
+                    new = item
+                if new is not item:
+                    if changed is None:
+                        changed = dict(value)
+                    changed[key] = new
+            return value if changed is None else changed
+        if isinstance(value, list | tuple):
+            if len(value) == 2 and isinstance(value[0], str | bytes) and value[1]:
+                name = value[0].decode("latin-1") if isinstance(value[0], bytes) else value[0]
+                if is_sensitive_name(name):
+                    return (value[0], REDACTED)  # a (header, value) pair
+            items = [self.redact_names(item) for item in value]
+            if all(new is old for new, old in zip(items, value, strict=True)):
+                return value
+            return type(value)(items) if isinstance(value, tuple) else items
+        return value
+
+    def redact(self, value: Any) -> Any:
+        """Both passes over a structure: sensitive names, then every string by shape.
+
+        For payloads that are not rendered by us (error-tracker events).
+        """
+        value = self.redact_names(value)
+        return self._scrub_strings(value)
+
+    def _scrub_strings(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub_text(value)
+        if isinstance(value, dict):
+            return {key: self._scrub_strings(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            items = [self._scrub_strings(item) for item in value]
+            return tuple(items) if isinstance(value, tuple) else items
+        return value
+
+
+def _json_escaped(value: str) -> bytes:
+    """How ``value`` appears inside a JSON string written by orjson."""
+    return orjson.dumps(value)[1:-1]
