@@ -69,6 +69,9 @@ GRPC_DEPENDENCIES: tuple[str, ...] = (
     "grpcio-reflection>=1.85",
     "protobuf>=7.35.1",  # at least the version the committed stubs were generated for
 )
+# sentry-sdk with the extras of the chosen framework (and gRPC): its integrations.
+SENTRY_REQUIREMENT = "sentry-sdk[{extras}]>=2.75"
+SENTRY_EXTRAS = {"fastapi": "fastapi", "litestar": "litestar", "quart": "quart", "grpc": "grpcio"}
 GRPC_DEV_DEPENDENCIES: tuple[str, ...] = (
     "cryptography>=44.0",  # the TLS test makes a throwaway certificate
     "grpcio-tools>=1.85",
@@ -172,8 +175,15 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
             *STORAGE_DEPENDENCIES[storage],
             *auth,
             *(GRPC_DEPENDENCIES if answers.get("grpc") else ()),
+            *([sentry_requirement(answers)] if answers.get("sentry") else []),
         }
     )
+
+
+def sentry_requirement(answers: dict[str, Any]) -> str:
+    """sentry-sdk with the integrations this variant needs (framework, and gRPC if on)."""
+    parts = [str(answers.get("framework", "fastapi"))] + (["grpc"] if answers.get("grpc") else [])
+    return SENTRY_REQUIREMENT.format(extras=",".join(SENTRY_EXTRAS[part] for part in parts))
 
 
 def dev_dependencies(answers: dict[str, Any]) -> list[str]:

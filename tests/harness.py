@@ -23,6 +23,8 @@ from extensions.bulwark import (
     FRAMEWORK_DEPENDENCIES,
     GRPC_DEPENDENCIES,
     GRPC_DEV_DEPENDENCIES,
+    SENTRY_EXTRAS,
+    SENTRY_REQUIREMENT,
     SERVER_DEPENDENCIES,
     STORAGE_DEPENDENCIES,
 )
@@ -125,6 +127,7 @@ def every_optional_dependency() -> list[str]:
         *STORAGE_DEPENDENCIES.values(),
         GRPC_DEPENDENCIES,
         GRPC_DEV_DEPENDENCIES,  # dev-only in a project; here only the cache is warmed
+        [SENTRY_REQUIREMENT.format(extras=",".join(sorted(SENTRY_EXTRAS.values())))],
     )
     return sorted({requirement for group in groups for requirement in group})
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import cast
 
 from .app import DOCS_PATHS, build_app
-from .logs import configure_logging
+from .observability import configure_observability
 from .security import apply_security
 from .security._asgi import ASGIApp
 from .settings import Settings
@@ -23,7 +23,7 @@ def create_app(
 ) -> ASGIApp:
     """Configure logging, build the framework app, secure it. ``build`` is for tests."""
     settings = settings or Settings()
-    configure_logging(settings)
+    configure_observability(settings)
     docs = DOCS_PATHS if settings.debug else ()  # the docs exist (and are public) in debug only
     # Every framework app is an ASGI callable; some type their scope more narrowly.
     return apply_security(cast(ASGIApp, build(settings)), settings, public_paths=docs)

@@ -13,18 +13,18 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import orjson
 import structlog
 import structlog.tracebacks
-from pydantic import SecretStr
 from structlog.processors import JSONRenderer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from .security import current_request_id
-from .security.redaction import Redactor, escape_control_characters
+from .security.redaction import Redactor, escape_control_characters, secret_values
 from .settings import Settings
 
 __all__ = ["configure_logging"]
@@ -121,24 +121,6 @@ def escape_values(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict
     }
 
 
-def configured_secrets(settings: Settings) -> list[str]:
-    """Every secret value in the settings (keys, tokens, signing secrets), for redaction."""
-    found: list[str] = []
-
-    def collect(value: Any) -> None:
-        if isinstance(value, SecretStr):
-            found.append(value.get_secret_value())
-        elif isinstance(value, dict):
-            for item in value.values():
-                collect(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                collect(item)
-
-    collect(settings.model_dump())
-    return found
-
-
 def _fallback(value: Any) -> Any:
     """What structlog's JSON renderer does with what JSON cannot hold."""
     try:
@@ -177,10 +159,14 @@ class LineWriterFactory:
         return LineWriter(self.file)
 
 
-def configure_logging(settings: Settings) -> None:
-    """Configure structlog (and route stdlib logging through the same renderer)."""
+def configure_logging(settings: Settings, *, first: Sequence[Processor] = ()) -> None:
+    """Configure structlog (and route stdlib logging through the same renderer).
+
+    ``first`` runs before everything else on each of our own lines (error
+    reporting hooks in there to see exceptions as they are logged).
+    """
     level = logging.getLevelNamesMapping()[settings.log_level]
-    redactor = Redactor(configured_secrets(settings))
+    redactor = Redactor(secret_values(settings))
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_request_id,
@@ -200,6 +186,7 @@ def configure_logging(settings: Settings) -> None:
         # orjson straight to bytes is ~5x cheaper than json.dumps plus encoding. The
         # same fields as ``foreign`` in fewer processor calls: this is the hot path.
         native = [
+            *first,
             structlog.contextvars.merge_contextvars,
             add_request_fields,
             JSONLines(tracebacks, redactor),
@@ -211,7 +198,7 @@ def configure_logging(settings: Settings) -> None:
         # Plain tracebacks: Rich's (the default when installed) would print local variables.
         console = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
         render = [escape_values, console, ScrubText(redactor)]
-        native = [*shared, iso_time, RedactNames(redactor), *render]
+        native = [*first, *shared, iso_time, RedactNames(redactor), *render]
         foreign = [*shared, iso_time, RedactNames(redactor)]
         factory = structlog.WriteLoggerFactory(file=sys.stdout)
 

@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, SecretStr
 
-__all__ = ["REDACTED", "Redactor", "escape_control_characters"]
+__all__ = ["REDACTED", "Redactor", "escape_control_characters", "secret_values"]
 
 REDACTED = "[REDACTED]"
 # A name is sensitive when its normalised form contains one of these.
@@ -196,3 +197,21 @@ class Redactor:
 def _json_escaped(value: str) -> bytes:
     """How ``value`` appears inside a JSON string written by orjson."""
     return orjson.dumps(value)[1:-1]
+
+
+def secret_values(settings: BaseModel) -> list[str]:
+    """Every ``SecretStr`` value in the settings (keys, tokens, signing secrets, DSNs)."""
+    found: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                collect(item)
+
+    collect(settings.model_dump())
+    return found

@@ -23,7 +23,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ..logs import configure_logging
+from ..observability import configure_observability
 from ..security.stack import build_rate_limiter
 from ..security.verifiers import build_verifiers
 from ..settings import Settings
@@ -165,7 +165,7 @@ async def _run(settings: Settings, http: subprocess.Popen[bytes]) -> int:
 
 def serve_with_http(settings: Settings) -> int:
     """``python -m <package>`` with gRPC on: HTTP in a child process, gRPC here."""
-    configure_logging(settings)
+    configure_observability(settings)
     # The child reads the same environment (the command line's flags are already in it).
     http = subprocess.Popen([sys.executable, "-c", HTTP_CHILD])  # noqa: S603 - our own code
     try:
