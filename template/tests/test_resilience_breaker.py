@@ -46,13 +46,13 @@ async def opened(make_upstream: UpstreamFactory, upstream: UpstreamServer) -> Up
 async def test_opens_after_the_threshold_then_fails_fast(
     make_upstream: UpstreamFactory, upstream: UpstreamServer
 ) -> None:
-    gateway = make_upstream(cb_failure_threshold=3, **NO_CACHE)
+    gateway = make_upstream(cb_failure_threshold=3, cache_enabled=False, cb_recovery_timeout=30)
     upstream.mode = "fail"
     assert [await status_of(gateway) for _ in range(3)] == [502, 502, 502]
     with pytest.raises(UpstreamError) as refused:
         await gateway.fetch("k")
     assert refused.value.status == 503
-    assert refused.value.headers == {"Retry-After": "1"}  # ceil(0.2 s left)
+    assert refused.value.headers == {"Retry-After": "30"}  # the seconds left, rounded up
     assert [await status_of(gateway) for _ in range(5)] == [503] * 5
     assert upstream.total_hits == 3  # nothing reached the upstream once open
 
@@ -103,7 +103,9 @@ async def test_a_failed_probe_reopens(
 async def test_timeouts_count_as_failures(
     make_upstream: UpstreamFactory, upstream: UpstreamServer
 ) -> None:
-    gateway = make_upstream(cb_failure_threshold=2, upstream_timeout=0.2, **NO_CACHE)
+    gateway = make_upstream(
+        cb_failure_threshold=2, upstream_timeout=0.2, cache_enabled=False, cb_recovery_timeout=30
+    )
     upstream.mode = "stall"
     assert [await status_of(gateway) for _ in range(3)] == [504, 504, 503]
     assert upstream.total_hits == 2

@@ -51,11 +51,11 @@ async def test_a_failure_is_shared_never_cached_and_leaves_no_entry(
 async def test_entries_expire_after_the_ttl(
     make_upstream: UpstreamFactory, upstream: UpstreamServer
 ) -> None:
-    gateway = make_upstream(cache_ttl=0.2)
+    gateway = make_upstream(cache_ttl=0.5)
     await gateway.fetch("k")
     await gateway.fetch("k")
     assert upstream.total_hits == 1
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.6)
     await gateway.fetch("k")
     assert upstream.total_hits == 2
 
