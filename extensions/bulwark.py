@@ -22,15 +22,18 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Import names a service package must not shadow: its own dependencies and test tools.
 _RESERVED = frozenset(
     {
-        "anyio", "app", "fastapi", "granian", "httpx", "hypercorn", "litestar", "pydantic",
+        "anyio", "app", "cachetools", "fastapi", "granian", "httpx", "hypercorn", "litestar", "pydantic",
         "pydantic_settings", "pytest", "quart", "quart_schema", "schemathesis", "secure",
         "settings", "starlette", "structlog", "test", "tests", "uvicorn",
     }
 )  # fmt: skip
 
 # Shared by every variant. Starlette is named because the security core imports it
-# directly (CORS, GZip, ASGI types), whichever framework is chosen.
+# directly (CORS, GZip, ASGI types), whichever framework is chosen; httpx and
+# cachetools because the outbound package (client, cache) does.
 RUNTIME_DEPENDENCIES: tuple[str, ...] = (
+    "cachetools>=7.1",  # the first release with its own type hints
+    "httpx>=0.28",
     "limits>=5.0",
     "orjson>=3.10",
     "pydantic-settings>=2.7",
@@ -73,7 +76,6 @@ GRPC_DEPENDENCIES: tuple[str, ...] = (
 SENTRY_REQUIREMENT = "sentry-sdk[{extras}]>=2.75"
 SENTRY_EXTRAS = {"fastapi": "fastapi", "litestar": "litestar", "quart": "quart", "grpc": "grpcio"}
 GRPC_DEV_DEPENDENCIES: tuple[str, ...] = (
-    "cryptography>=44.0",  # the TLS test makes a throwaway certificate
     "grpcio-tools>=1.85",
     "types-grpcio>=1.0.0.20250318",
     "types-grpcio-health-checking>=1.0.0.20250318",
@@ -87,6 +89,7 @@ SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
 }
 DEV_DEPENDENCIES: tuple[str, ...] = (
     "anyio>=4.6",
+    "cryptography>=44.0",  # TLS tests (outbound client, gRPC) make throwaway certificates
     "httpx>=0.28",
     "schemathesis>=4.30",
     "mypy>=1.15",

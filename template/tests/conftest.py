@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -12,10 +12,12 @@ import pytest
 from .asgi import DEFAULT_CREDENTIAL
 from .credentials import AUTH_SETTINGS
 from .framework import build_test_app
-from .service import ASGIApp, Settings, configure_logging, create_app
+from .service import ASGIApp, Settings, Upstream, build_upstream, configure_logging, create_app
+from .upstream import UpstreamServer, upstream_server
 
 SettingsFactory = Callable[..., Settings]
 AppFactory = Callable[..., ASGIApp]
+UpstreamFactory = Callable[..., Upstream]
 
 
 @pytest.fixture
@@ -78,3 +80,27 @@ def client_for(
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=base_url, headers=credentials
     )
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    """A real upstream server on 127.0.0.1 (tests/upstream.py), stopped after the test."""
+    with upstream_server() as server:
+        yield server
+
+
+@pytest.fixture
+async def make_upstream(
+    make_settings: SettingsFactory, upstream: UpstreamServer
+) -> AsyncIterator[UpstreamFactory]:
+    """The service's upstream gateway, pointed at ``upstream``; each is closed after the test."""
+    made: list[Upstream] = []
+
+    def factory(**overrides: Any) -> Upstream:
+        gateway = build_upstream(make_settings(**{"upstream_url": upstream.url, **overrides}))
+        made.append(gateway)
+        return gateway
+
+    yield factory
+    for gateway in made:
+        await gateway.aclose()

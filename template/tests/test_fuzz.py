@@ -2,13 +2,16 @@
 
 Bounded and deterministic: a fixed number of examples, derandomized. Every
 response must conform to the schema, never be a 5xx, and carry the security
-headers and a request id.
+headers and a request id. The upstream route calls a real upstream server on
+127.0.0.1 that answers every key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckContext, Response
@@ -16,7 +19,11 @@ from schemathesis import Case, CheckContext, Response
 from .asgi import DEFAULT_CREDENTIAL
 from .credentials import AUTH_SETTINGS
 from .framework import FUZZ_EXCLUDED_CHECKS, OPENAPI_PATH
+from .processes import free_port
 from .service import Settings, create_app
+from .upstream import upstream_server
+
+UPSTREAM_PORT = free_port()
 
 # Debug for the docs; limits the fuzzer cannot reach, in memory (limits have their own tests).
 SETTINGS = {
@@ -25,9 +32,16 @@ SETTINGS = {
     "rate_limit_default": "1000000/minute",
     "rate_limit_routes": {},
     "rate_limit_storage_url": "memory://",
+    "upstream_url": f"http://127.0.0.1:{UPSTREAM_PORT}",
 }
 APP = create_app(Settings.model_validate(SETTINGS))
 schema = schemathesis.openapi.from_asgi(OPENAPI_PATH, APP)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _upstream() -> Iterator[None]:
+    with upstream_server(UPSTREAM_PORT):
+        yield
 
 
 def security_headers_present(ctx: CheckContext, response: Response, case: Case[Any]) -> bool:

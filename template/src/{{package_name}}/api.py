@@ -16,6 +16,8 @@ __all__ = [
     "ITEM_PATH",
     "READ_SCOPE",
     "ROUTE_RATE_LIMITS",
+    "UPSTREAM_ERROR_STATUSES",
+    "UPSTREAM_PATH",
     "WRITE_SCOPE",
     "validation_problems",
 ]
@@ -23,6 +25,8 @@ __all__ = [
 HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz")
 ITEMS_PATH = "/api/v1/items"
 ITEM_PATH = "/api/v1/items/{item_id}"
+# The example of an outbound call (outbound/): a value fetched from UPSTREAM_URL.
+UPSTREAM_PATH = "/api/v1/upstream/{key}"
 # What a credential must grant: reading an item, and creating one.
 READ_SCOPE = "items:read"
 WRITE_SCOPE = "items:write"
@@ -33,6 +37,9 @@ ROUTE_RATE_LIMITS = {f"POST {ITEMS_PATH}": "20/minute"}
 # body, no or bad credentials, missing scope, unknown item, body too large, invalid
 # input, rate limited.
 API_ERROR_STATUSES = (400, 401, 403, 404, 413, 422, 429)
+# And those of a route that calls the upstream: a bad answer, unavailable (no
+# upstream configured, or its circuit open: Retry-After), no answer in time.
+UPSTREAM_ERROR_STATUSES = (*API_ERROR_STATUSES, 502, 503, 504)
 
 
 def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -10,13 +10,26 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-__all__ = ["ErrorBody", "HealthStatus", "Item", "ItemId", "ItemIn", "Problem"]
+__all__ = [
+    "UPSTREAM_KEY_PATTERN",
+    "ErrorBody",
+    "HealthStatus",
+    "Item",
+    "ItemId",
+    "ItemIn",
+    "Problem",
+    "UpstreamKey",
+    "UpstreamValue",
+]
 
 # StringConstraints rather than Field(...): every framework's OpenAPI generator
 # (Litestar's included) carries them into the schema, so docs and fuzzing agree.
 ItemId = Annotated[str, StringConstraints(pattern=r"^[a-f0-9]{32}$")]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\w ,.'-]+$")]
+# Safe as a URL path segment as it is: it is sent to the upstream.
+UPSTREAM_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+UpstreamKey = Annotated[str, StringConstraints(pattern=UPSTREAM_KEY_PATTERN)]
 
 
 class ItemIn(BaseModel):
@@ -42,6 +55,13 @@ class Item(ItemIn):
     """An item as stored and returned."""
 
     id: ItemId
+
+
+class UpstreamValue(BaseModel):
+    """A value fetched from the upstream service (validated, never relayed as it came)."""
+
+    key: UpstreamKey
+    value: str = Field(max_length=1000)
 
 
 class HealthStatus(BaseModel):

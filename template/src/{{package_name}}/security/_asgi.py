@@ -67,6 +67,7 @@ _ERRORS: dict[int, tuple[str, str]] = {
     422: ("validation_error", "Invalid request."),
     429: ("rate_limited", "Too many requests."),
     500: ("internal_error", "Internal server error."),
+    502: ("bad_gateway", "The upstream service failed."),
     503: ("unavailable", "Service unavailable."),
     504: ("timeout", "The request took too long."),
 }
