@@ -152,7 +152,38 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero() -> None:
         )
         time.sleep(0.3)  # let the request reach the handler
         process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # the server stops taking new requests at once
+        with pytest.raises(httpx.TransportError):  # refused, or closed unanswered
+            httpx.get(f"{base}/health", timeout=2)
         response = in_flight.result(timeout=10)
         assert response.status_code == 200
         assert response.json() == {"status": "done"}
         assert process.wait(timeout=15) == 0
+
+
+def test_a_stuck_request_does_not_hold_up_shutdown() -> None:
+    """SIGTERM during a request that would run for 20 s: the process still exits soon.
+
+    Granian and Uvicorn stop waiting after SHUTDOWN_GRACE; Hypercorn on Python
+    3.12+ waits for open connections, so there REQUEST_TIMEOUT is the bound (the
+    timeout layer answers 504). Either way: within the larger of the two.
+    """
+    environment = {"SHUTDOWN_GRACE": "1", "REQUEST_TIMEOUT": "3"}
+    with running_server(**environment) as (base, process), ThreadPoolExecutor(1) as pool:
+        stuck = pool.submit(
+            httpx.get,
+            f"{base}/_test/slow",
+            params={"seconds": 20},
+            timeout=30,
+            headers=DEFAULT_CREDENTIAL,
+        )
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        assert time.monotonic() - signalled < 8  # max(grace, request timeout) plus slack
+        try:
+            answer: int | None = stuck.result(timeout=10).status_code
+        except httpx.TransportError:
+            answer = None  # cut off
+        assert answer != 200  # cut off or answered with an error, never finished late
