@@ -47,7 +47,9 @@ def git(repo: Path, *args: str) -> str:
 def release_repository(destination: Path, releases: Mapping[str, str]) -> Path:
     """A clone of this repo with ``releases`` (tag -> commit) tagged and the working tree
     committed on top as :data:`NEWEST`."""
-    git(REPO, "rev-parse", "--git-dir")  # the history must be here (a clone, not an export)
+    # The old releases are commits of this repository: its history must be here.
+    if git(REPO, "rev-parse", "--is-shallow-repository").strip() == "true":
+        git(REPO, "fetch", "--quiet", "--unshallow")
     subprocess.run(
         ["git", "clone", "--quiet", "--no-local", str(REPO), str(destination)],
         check=True,
