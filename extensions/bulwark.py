@@ -22,9 +22,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Import names a service package must not shadow: its own dependencies and test tools.
 _RESERVED = frozenset(
     {
-        "anyio", "app", "fastapi", "granian", "httpx", "hypercorn", "litestar", "pydantic",
-        "pydantic_settings", "pytest", "quart", "quart_schema", "schemathesis", "secure",
-        "settings", "starlette", "structlog", "test", "tests", "uvicorn",
+        "anyio", "app", "fastapi", "granian", "httpx", "hypercorn", "litestar", "opentelemetry",
+        "pydantic", "pydantic_settings", "pytest", "quart", "quart_schema", "schemathesis",
+        "secure", "settings", "starlette", "structlog", "test", "tests", "uvicorn",
     }
 )  # fmt: skip
 
@@ -77,6 +77,14 @@ GRPC_DEV_DEPENDENCIES: tuple[str, ...] = (
     "types-grpcio-reflection>=1.0.0.20250318",
     "types-protobuf>=7.35",
 )
+# The optional tracing (answer ``opentelemetry``): the SDK, its OTLP/HTTP exporter
+# and the ASGI instrumentation; the gRPC server's instrumentation when gRPC is on too.
+OPENTELEMETRY_DEPENDENCIES: tuple[str, ...] = (
+    "opentelemetry-exporter-otlp-proto-http>=1.45",
+    "opentelemetry-instrumentation-asgi>=0.66b2",
+    "opentelemetry-sdk>=1.45",
+)
+OPENTELEMETRY_GRPC_DEPENDENCIES: tuple[str, ...] = ("opentelemetry-instrumentation-grpc>=0.66b2",)
 SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "granian": ("granian>=2.8",),
     "uvicorn": ("uvicorn>=0.32",),
@@ -172,8 +180,17 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
             *STORAGE_DEPENDENCIES[storage],
             *auth,
             *(GRPC_DEPENDENCIES if answers.get("grpc") else ()),
+            *opentelemetry_dependencies(answers),
         }
     )
+
+
+def opentelemetry_dependencies(answers: dict[str, Any]) -> tuple[str, ...]:
+    """Tracing's requirements: none unless asked for, the gRPC instrumentation only with gRPC."""
+    if not answers.get("opentelemetry"):
+        return ()
+    grpc = OPENTELEMETRY_GRPC_DEPENDENCIES if answers.get("grpc") else ()
+    return (*OPENTELEMETRY_DEPENDENCIES, *grpc)
 
 
 def dev_dependencies(answers: dict[str, Any]) -> list[str]:

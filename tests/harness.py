@@ -23,6 +23,8 @@ from extensions.bulwark import (
     FRAMEWORK_DEPENDENCIES,
     GRPC_DEPENDENCIES,
     GRPC_DEV_DEPENDENCIES,
+    OPENTELEMETRY_DEPENDENCIES,
+    OPENTELEMETRY_GRPC_DEPENDENCIES,
     SERVER_DEPENDENCIES,
     STORAGE_DEPENDENCIES,
 )
@@ -125,6 +127,8 @@ def every_optional_dependency() -> list[str]:
         *STORAGE_DEPENDENCIES.values(),
         GRPC_DEPENDENCIES,
         GRPC_DEV_DEPENDENCIES,  # dev-only in a project; here only the cache is warmed
+        OPENTELEMETRY_DEPENDENCIES,
+        OPENTELEMETRY_GRPC_DEPENDENCIES,
     )
     return sorted({requirement for group in groups for requirement in group})
 

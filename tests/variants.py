@@ -26,6 +26,7 @@ EVERYTHING: dict[str, Any] = {
     "rate_limit_storage": "redis",
     "auth_methods": ["api_key", "bearer", "jwt"],
     "grpc": True,
+    "opentelemetry": True,
 }
 
 VARIANTS: tuple[Variant, ...] = (
