@@ -23,6 +23,7 @@ orchestrators poll them every few seconds.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -35,7 +36,7 @@ from ..app import route_template
 from ..security._asgi import ASGIApp, Message, Receive, Scope, Send
 from ..security.client import client_ip
 from ..settings import Settings
-from .provider import build_tracer_provider
+from .provider import build_tracer_provider, close
 
 __all__ = [
     "REDACTED_HEADERS",
@@ -56,6 +57,7 @@ REDACTED_HEADERS = ["authorization", "cookie", "api-key", "token", "secret", "se
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "PATCH"})
 _SCOPE = f"{__name__}.scope"  # the real scope, carried in the tracer's copy
 _START = "http.response.start"
+_SHUTDOWN = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
 
 
 def _method(scope: Scope) -> str:
@@ -89,11 +91,16 @@ def _annotate(span: trace.Span, scope: Scope) -> None:
 
 
 class TracingMiddleware:
-    """Outermost layer: a server span for every HTTP request but the health probes."""
+    """Outermost layer: a server span for every HTTP request but the health probes.
 
-    def __init__(self, app: ASGIApp, *, provider: TracerProvider) -> None:
+    At the lifespan's shutdown the provider is closed (what is queued is exported,
+    within ``close_timeout``): server workers may exit without running ``atexit``.
+    """
+
+    def __init__(self, app: ASGIApp, *, provider: TracerProvider, close_timeout: float) -> None:
         self.app = app
         self.provider = provider
+        self.close_timeout = close_timeout
         self.tracer = OpenTelemetryMiddleware(
             self._traced,
             default_span_details=_first_name,
@@ -103,10 +110,22 @@ class TracingMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in HEALTH_PATHS:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._closing(send))
+        elif scope["type"] != "http" or scope["path"] in HEALTH_PATHS:
             await self.app(scope, receive, send)
-            return
-        await self.tracer(_tracer_view(scope), receive, send)
+        else:
+            await self.tracer(_tracer_view(scope), receive, send)
+
+    def _closing(self, send: Send) -> Send:
+        """``send`` for the lifespan: close the provider before shutdown is reported done."""
+
+        async def closing_send(message: Message) -> None:
+            if message["type"] in _SHUTDOWN:
+                await asyncio.to_thread(close, self.provider, self.close_timeout)
+            await send(message)
+
+        return closing_send
 
     async def _traced(self, view: Scope, receive: Receive, send: Send) -> None:
         """Inside the span: serve the real scope, annotate the span as the response starts."""
@@ -131,4 +150,7 @@ class TracingMiddleware:
 def instrument(app: ASGIApp, settings: Settings) -> ASGIApp:
     """``app`` inside the tracing layer, or ``app`` itself when tracing is off."""
     provider = build_tracer_provider(settings)
-    return app if provider is None else TracingMiddleware(app, provider=provider)
+    if provider is None:
+        return app
+    timeout = settings.telemetry_export_timeout
+    return TracingMiddleware(app, provider=provider, close_timeout=timeout)

@@ -55,7 +55,7 @@ def build_tracer_provider(settings: Settings) -> TracerProvider | None:
     provider.add_span_processor(
         BatchSpanProcessor(exporter, max_queue_size=queue, max_export_batch_size=min(queue, _BATCH))
     )
-    atexit.register(close, provider, timeout)
+    atexit.register(close, provider, timeout)  # and at the ASGI lifespan's shutdown
     return provider
 
 
