@@ -67,5 +67,9 @@ def close(provider: TracerProvider, timeout: float) -> None:
     thread that is abandoned after ``timeout``, so a process exits on time.
     """
     closing = threading.Thread(target=provider.shutdown, name="telemetry-close", daemon=True)
-    closing.start()
+    try:
+        closing.start()
+    except RuntimeError:  # Python 3.12 starts no thread once the interpreter is exiting
+        provider.shutdown()  # unbounded, in that one case (the lifespan's close came first)
+        return
     closing.join(timeout)
