@@ -22,9 +22,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Import names a service package must not shadow: its own dependencies and test tools.
 _RESERVED = frozenset(
     {
-        "anyio", "app", "cachetools", "fastapi", "granian", "httpx", "hypercorn", "litestar", "pydantic",
-        "pydantic_settings", "pytest", "quart", "quart_schema", "schemathesis", "secure",
-        "settings", "starlette", "structlog", "test", "tests", "uvicorn",
+        "anyio", "app", "cachetools", "fastapi", "granian", "httpx", "hypercorn", "litestar",
+        "opentelemetry", "pydantic", "pydantic_settings", "pytest", "quart", "quart_schema",
+        "schemathesis", "secure", "settings", "starlette", "structlog", "test", "tests", "uvicorn",
     }
 )  # fmt: skip
 
@@ -82,6 +82,14 @@ GRPC_DEV_DEPENDENCIES: tuple[str, ...] = (
     "types-grpcio-reflection>=1.0.0.20250318",
     "types-protobuf>=7.35",
 )
+# The optional tracing (answer ``opentelemetry``): the SDK, its OTLP/HTTP exporter
+# and the ASGI instrumentation; the gRPC server's instrumentation when gRPC is on too.
+OPENTELEMETRY_DEPENDENCIES: tuple[str, ...] = (
+    "opentelemetry-exporter-otlp-proto-http>=1.45",
+    "opentelemetry-instrumentation-asgi>=0.66b2",
+    "opentelemetry-sdk>=1.45",
+)
+OPENTELEMETRY_GRPC_DEPENDENCIES: tuple[str, ...] = ("opentelemetry-instrumentation-grpc>=0.66b2",)
 SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "granian": ("granian>=2.8",),
     "uvicorn": ("uvicorn>=0.32",),
@@ -179,6 +187,7 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
             *auth,
             *(GRPC_DEPENDENCIES if answers.get("grpc") else ()),
             *([sentry_requirement(answers)] if answers.get("sentry") else []),
+            *opentelemetry_dependencies(answers),
         }
     )
 
@@ -187,6 +196,14 @@ def sentry_requirement(answers: dict[str, Any]) -> str:
     """sentry-sdk with the integrations this variant needs (framework, and gRPC if on)."""
     parts = [str(answers.get("framework", "fastapi"))] + (["grpc"] if answers.get("grpc") else [])
     return SENTRY_REQUIREMENT.format(extras=",".join(SENTRY_EXTRAS[part] for part in parts))
+
+
+def opentelemetry_dependencies(answers: dict[str, Any]) -> tuple[str, ...]:
+    """Tracing's requirements: none unless asked for, the gRPC instrumentation only with gRPC."""
+    if not answers.get("opentelemetry"):
+        return ()
+    grpc = OPENTELEMETRY_GRPC_DEPENDENCIES if answers.get("grpc") else ()
+    return (*OPENTELEMETRY_DEPENDENCIES, *grpc)
 
 
 def dev_dependencies(answers: dict[str, Any]) -> list[str]:

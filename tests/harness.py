@@ -25,6 +25,8 @@ from extensions.bulwark import (
     GRPC_DEV_DEPENDENCIES,
     SENTRY_EXTRAS,
     SENTRY_REQUIREMENT,
+    OPENTELEMETRY_DEPENDENCIES,
+    OPENTELEMETRY_GRPC_DEPENDENCIES,
     SERVER_DEPENDENCIES,
     STORAGE_DEPENDENCIES,
 )
@@ -128,6 +130,8 @@ def every_optional_dependency() -> list[str]:
         GRPC_DEPENDENCIES,
         GRPC_DEV_DEPENDENCIES,  # dev-only in a project; here only the cache is warmed
         [SENTRY_REQUIREMENT.format(extras=",".join(sorted(SENTRY_EXTRAS.values())))],
+        OPENTELEMETRY_DEPENDENCIES,
+        OPENTELEMETRY_GRPC_DEPENDENCIES,
     )
     return sorted({requirement for group in groups for requirement in group})
 

@@ -34,3 +34,16 @@ def test_dependencies_follow_the_server_answer() -> None:
     deps = runtime_dependencies({"server": "granian"})
     assert any(dep.startswith("granian") for dep in deps)
     assert deps == sorted(deps)
+
+
+def test_opentelemetry_adds_its_packages_only_when_chosen() -> None:
+    def otel(answers: dict[str, object]) -> list[str]:
+        return [d for d in runtime_dependencies(answers) if d.startswith("opentelemetry")]
+
+    assert otel({}) == []
+    assert otel({"grpc": True}) == []
+    http_only = otel({"opentelemetry": True})
+    assert any(d.startswith("opentelemetry-instrumentation-asgi") for d in http_only)
+    assert not any(d.startswith("opentelemetry-instrumentation-grpc") for d in http_only)
+    with_grpc = otel({"opentelemetry": True, "grpc": True})
+    assert any(d.startswith("opentelemetry-instrumentation-grpc") for d in with_grpc)

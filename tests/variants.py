@@ -27,6 +27,7 @@ EVERYTHING: dict[str, Any] = {
     "auth_methods": ["api_key", "bearer", "jwt"],
     "grpc": True,
     "sentry": True,
+    "opentelemetry": True,
 }
 
 VARIANTS: tuple[Variant, ...] = (
