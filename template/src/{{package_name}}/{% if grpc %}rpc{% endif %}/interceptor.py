@@ -14,6 +14,7 @@ credentials and must never be throttled); so is reflection, served in debug only
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
@@ -184,6 +185,9 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):
             if code is grpc.StatusCode.OK:
                 code = _code_of(context)
             raise
+        except asyncio.CancelledError:  # the client went away, its deadline passed, or a stop
+            code = _cancelled_code(context)
+            raise
         except Exception:
             code = grpc.StatusCode.INTERNAL
             # Logged with the traceback; the client gets only a generic message and the id.
@@ -257,6 +261,13 @@ def _parsing(behaviour: Any, deserializer: Callable[[bytes], Any] | None) -> Any
 def _code_of(context: Context) -> grpc.StatusCode:
     code = context.code()
     return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+
+
+def _cancelled_code(context: Context) -> grpc.StatusCode:
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    return grpc.StatusCode.CANCELLED
 
 
 async def _unimplemented(request: Any, context: Context) -> Any:

@@ -46,6 +46,8 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.max_receive_message_length", settings.max_body_size),
         ("grpc.max_send_message_length", settings.grpc_max_send_message_size),
         ("grpc.max_metadata_size", MAX_METADATA_SIZE),
+        # The hard limit too: between the two, grpc refuses only some calls, at random.
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_SIZE),
         ("grpc.max_concurrent_streams", min(settings.grpc_max_concurrent_rpcs, 1000)),
         ("grpc.max_connection_idle_ms", int(settings.keep_alive_timeout * 1000)),
         ("grpc.so_reuseport", 0),  # a second server on the same port is an error, not a twin
