@@ -84,7 +84,7 @@ class GrpcServer:
         self.settings = settings
         self.logger = structlog.get_logger().bind(logger=__name__)
         self.limiter = build_rate_limiter(settings)
-        interceptor = SecurityInterceptor(
+        self.interceptor = interceptor = SecurityInterceptor(
             settings,
             limiter=self.limiter,
             verifiers=build_verifiers(settings),
