@@ -219,16 +219,21 @@ class Factories:
     create_module: str  # defines create_app(settings): the served, secured app
 
 
+def find_package(project: Path) -> Path:
+    """The rendered project's one package directory (``src/<package_name>``)."""
+    packages = sorted(path.parent for path in project.glob("src/*/__init__.py"))
+    if len(packages) != 1:
+        raise BenchError(f"expected one package under {project / 'src'}, found {packages}")
+    return packages[0]
+
+
 def find_factories(project: Path) -> Factories:
     """Find the package and the modules of ``build_app``/``create_app`` by their ``def``.
 
     Looked up rather than hard-coded, so the benchmark follows the template's
     modules as they move (``create_app`` was in ``app.py``, now in ``asgi.py``).
     """
-    packages = sorted(path.parent for path in project.glob("src/*/__init__.py"))
-    if len(packages) != 1:
-        raise BenchError(f"expected one package under {project / 'src'}, found {packages}")
-    package = packages[0]
+    package = find_package(project)
 
     def module_defining(name: str) -> str:
         pattern = re.compile(rf"^def {name}\(", re.MULTILINE)
@@ -427,8 +432,10 @@ def cpu_times(session: int) -> CpuTimes | None:
         if int(fields[1]) == session:
             workers.append(int(entry.name))
     app_thread = None
-    if len(workers) == 1:  # one worker: its main thread runs the app and the event loop
-        (worker,) = workers
+    # One worker: its main thread runs the app and the event loop. No worker at all
+    # (a single-process server, e.g. the gRPC benchmark's): the leader's main thread.
+    worker = workers[0] if len(workers) == 1 else session if not workers else None
+    if worker is not None:
         fields = _stat_fields(PROC / str(worker) / "task" / str(worker) / "stat")
         app_thread = _cpu_seconds(fields) if fields is not None else None
     return CpuTimes(server, app_thread)

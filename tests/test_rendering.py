@@ -130,3 +130,26 @@ def test_quotes_in_names_stay_valid_python(template: Path, tmp_path: Path) -> No
     namespace: dict[str, Any] = {}
     exec(compile(init.read_text(), str(init), "exec"), namespace)  # noqa: S102 - our own render
     assert namespace["TITLE"] == 'Bob\'s "API"'
+
+
+@pytest.mark.parametrize("grpc", [False, True])
+def test_grpc_renders_its_files_and_settings_only_when_on(
+    template: Path, tmp_path: Path, grpc: bool
+) -> None:
+    """Off (the default): no gRPC file, dependency, setting, recipe, port or probe."""
+    project = render(template, tmp_path / "p", {"grpc": grpc})
+    package = next((project / "src").glob("*/__init__.py")).parent
+    assert (package / "rpc").is_dir() is grpc
+    assert (project / "tests" / "test_grpc.py").is_file() is grpc
+    # Where a gRPC dependency, setting, recipe, port or probe would be.
+    manifests = [f"k8s/{path.name}" for path in (project / "k8s").glob("*.yaml")]
+    places = ["pyproject.toml", "justfile", "Containerfile", "docs/deployment.md", ".env.example"]
+    places += manifests
+    texts = {place: (project / place).read_text() for place in places}
+    texts["settings.py"] = (package / "settings.py").read_text()
+    mentions = {place for place, text in texts.items() if re.search("grpc|50051", text, re.I)}
+    if grpc:
+        assert {"pyproject.toml", "justfile", "Containerfile", "settings.py",
+                "k8s/deployment.yaml", "k8s/service.yaml"} <= mentions  # fmt: skip
+    else:
+        assert mentions == set()

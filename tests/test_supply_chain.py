@@ -302,8 +302,6 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
     assert found["ServiceAccount"]["automountServiceAccountToken"] is False
 
     (container,) = pod["containers"]
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= container["resources"][kind].keys()
 
@@ -322,6 +320,53 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
         assert policy["egress"] == []
 
 
+GRPC_PORT = 50051  # the GRPC_PORT setting's default
+
+
+@pytest.mark.parametrize("variant", K8S_VARIANTS, ids=[v.name for v in K8S_VARIANTS])
+def test_kubernetes_serves_and_probes_grpc_exactly_when_it_is_on(
+    variant: Variant, template: Path, tmp_path: Path
+) -> None:
+    project = render(template, tmp_path / "p", variant.answers)
+    found = manifests(project)
+    (container,) = found["Deployment"]["spec"]["template"]["spec"]["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    env = {item["name"]: item.get("value") for item in container.get("env", [])}
+    service_ports = {port["name"]: port for port in found["Service"]["spec"]["ports"]}
+    ingress = found["NetworkPolicy"]["spec"]["ingress"]
+    ingress_ports = {port["port"] for rule in ingress for port in rule["ports"]}
+    exposed = re.findall(r"^EXPOSE (.+)$", (project / "Containerfile").read_text(), re.MULTILINE)
+    # The HTTP server keeps its own probes either way.
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    liveness = container["livenessProbe"]
+
+    if variant.answers.get("grpc", False):
+        assert env["GRPC_PORT"] == str(GRPC_PORT)
+        assert ports == {"http": 8000, "grpc": GRPC_PORT}
+        assert service_ports["grpc"] == {
+            "name": "grpc",
+            "port": GRPC_PORT,
+            "targetPort": "grpc",
+            "protocol": "TCP",
+            "appProtocol": "grpc",
+        }
+        assert ingress_ports == {8000, GRPC_PORT}
+        # A dead gRPC server restarts the pod: the kubelet asks its health service.
+        assert liveness["grpc"] == {"port": GRPC_PORT, "service": ""}
+        assert "httpGet" not in liveness
+        assert exposed == [f"8000 {GRPC_PORT}"]
+    else:
+        assert ports == {"http": 8000}
+        assert "GRPC_PORT" not in env
+        assert set(service_ports) == {"http"}
+        assert ingress_ports == {8000}
+        assert liveness["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert exposed == ["8000"]
+        for path in (project / "k8s").glob("*.yaml"):
+            assert not re.search(rf"grpc|{GRPC_PORT}", path.read_text(), re.IGNORECASE), path
+
+
 def test_kubernetes_schemas_validate_and_catch_a_typo(project: Project) -> None:
     project.just("k8s-lint")
 
@@ -332,6 +377,22 @@ def test_kubernetes_schemas_validate_and_catch_a_typo(project: Project) -> None:
         assert "readOnlyRootFileSystem" in project.just_failing("k8s-lint")
     finally:
         deployment.write_text(original)
+
+
+def test_kubernetes_schemas_validate_the_grpc_manifests(
+    template: Path, shared_dir: Path, tmp_path: Path
+) -> None:
+    """The gRPC port, Service port and native gRPC probe pass the project's own strict lint."""
+    grpc_project = installed_project(template, shared_dir, tmp_path / "svc", {"grpc": True})
+    grpc_project.just("k8s-lint")
+
+    # A named port is an error in a gRPC probe (unlike httpGet): the lint must say so.
+    deployment = grpc_project.path / "k8s" / "deployment.yaml"
+    document = yaml.safe_load(deployment.read_text())
+    (container,) = document["spec"]["template"]["spec"]["containers"]
+    container["livenessProbe"]["grpc"]["port"] = "grpc"
+    deployment.write_text(yaml.safe_dump(document))
+    assert "livenessProbe.grpc.port" in grpc_project.just_failing("k8s-lint")
 
 
 def test_kubernetes_off_leaves_no_trace(template: Path, tmp_path: Path) -> None:

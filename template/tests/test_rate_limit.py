@@ -94,6 +94,28 @@ async def test_memory_store_is_bounded() -> None:
     assert len(storage) == 1000
 
 
+@pytest.mark.parametrize("client", ["203.0.113.7", "2001:db8:1:2::/64", "unknown"])
+async def test_counters_are_the_ones_limits_reads(client: str) -> None:
+    """The precomputed keys are ``limits``' own: its strategy sees every hit we count."""
+    limiter = RateLimiter(
+        default="3/minute",
+        storage=BoundedMemoryStorage(),
+        route_limits={"POST /api/v1/items": "2/minute"},
+    )
+    for limit, window in (
+        (limiter.default, limiter.default_window),
+        (limiter.route_limits["POST /api/v1/items"], limiter.route_windows["POST /api/v1/items"]),
+    ):
+        assert window.key(client) == limit.key_for(client)
+    assert (await limiter.hit(client, "POST /api/v1/items")).allowed
+    for item, remaining in ((limiter.default, 2), (limiter.route_limits["POST /api/v1/items"], 1)):
+        _, left = await limiter.strategy.get_window_stats(item, client)
+        assert left == remaining
+    assert (await limiter.hit(client, "POST /api/v1/items")).allowed
+    refused = await limiter.hit(client, "POST /api/v1/items")
+    assert (refused.allowed, refused.limit, refused.remaining) == (False, 2, 0)
+
+
 def test_redis_url_needs_the_redis_client(make_settings: SettingsFactory) -> None:
     """Refused at start-up in a memory variant; accepted where the client is installed."""
     url = "redis://127.0.0.1:6379/0"

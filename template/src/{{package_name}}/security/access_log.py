@@ -12,7 +12,7 @@ import structlog
 from ._asgi import ASGIApp, Message, Receive, Scope, Send
 from .client import client_ip
 
-__all__ = ["AccessLogMiddleware"]
+__all__ = ["AccessLogMiddleware", "emitter"]
 
 _START = "http.response.start"
 _OWN = frozenset({"logger", "event"})  # set by the bound logger itself on its own path
@@ -20,12 +20,14 @@ _LINE_TYPES = (str, bytes, bytearray)  # what a renderer returns as a finished l
 Emit = Callable[[dict[str, Any]], None]
 
 
-def _emitter(logger: Any) -> Emit | None:
-    """What ``logger.info("request", **fields)`` does, without its per-call overhead.
+def emitter(logger: Any) -> Emit | None:
+    """What ``logger.info(event, **fields)`` does, without its per-call overhead.
 
-    The access line is written once per request, so it skips structlog's generic
-    bound-logger dispatch (context copy, keyword re-packing, lookups) and runs the
-    configured processor chain, then the configured output, itself. The line is
+    The access line is written once per request (and once per gRPC call), so it
+    skips structlog's generic bound-logger dispatch (context copy, keyword
+    re-packing, lookups) and runs the configured processor chain, then the
+    configured output, itself. ``fields`` hold the bound ``logger`` first and
+    ``event`` last, in the order ``logger.info`` would give them. The line is
     the one ``logger.info`` would write. None when the level filters ``info`` out.
     A logger that is not structlog's filtering bound logger keeps its own path.
     """
@@ -67,7 +69,7 @@ class AccessLogMiddleware:
         self.logger_name = logger_name
         # Resolved now, with the logging configuration in force when the app is built.
         self.logger = structlog.get_logger().bind(logger=logger_name)
-        self.emit = _emitter(self.logger)
+        self.emit = emitter(self.logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         emit = self.emit

@@ -1,4 +1,4 @@
-"""Rate limiting decisions, shared by every protocol face (HTTP now, gRPC later).
+"""Rate limiting decisions, shared by every protocol face (HTTP and gRPC).
 
 Built on the ``limits`` library (fixed windows, the same algorithm over memory
 and Redis). The memory store is our own subclass of ``limits``' async Storage:
@@ -27,6 +27,7 @@ __all__ = [
     "Closable",
     "Decision",
     "RateLimiter",
+    "Window",
     "client_key",
     "parse_limit",
 ]
@@ -128,6 +129,30 @@ class Closable(Protocol):
     async def aclose(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One limit with its counter key split around the client key, computed once.
+
+    ``limits`` builds the key anew on every hit (a join of five strings); here the
+    hot path only concatenates. The parts come from ``limits``' own ``key_for``,
+    so the counters are the ones its strategy reads (same keys in Redis too).
+    """
+
+    item: limits.RateLimitItem
+    prefix: str
+    suffix: str
+    expiry: int
+
+    @classmethod
+    def of(cls, item: limits.RateLimitItem) -> Window:
+        marker = "\x00"  # never in a client key (an IP address)
+        prefix, _, suffix = item.key_for(marker).partition(marker)
+        return cls(item, prefix, suffix, item.get_expiry())
+
+    def key(self, client: str) -> str:
+        return self.prefix + client + self.suffix
+
+
 class RateLimiter:
     """A default limit per client, plus stricter limits for named routes."""
 
@@ -144,6 +169,8 @@ class RateLimiter:
         self.storage = storage
         self.strategy = FixedWindowRateLimiter(storage)
         self.fail_open = fail_open
+        self.default_window = Window.of(self.default)
+        self.route_windows = {route: Window.of(item) for route, item in self.route_limits.items()}
 
     async def aclose(self) -> None:
         """Release the store's connections (at server shutdown)."""
@@ -151,13 +178,17 @@ class RateLimiter:
             await self.storage.aclose()
 
     async def hit(self, key: str, route: str | None = None) -> Decision:
-        """Count one request by ``key`` (on ``route``); never raises for a store failure."""
-        items = [self.default]
-        if route is not None and (extra := self.route_limits.get(route)) is not None:
-            items.append(extra)
+        """Count one request by ``key`` (on ``route``); never raises for a store failure.
+
+        Each hit is ``FixedWindowRateLimiter.hit``: one ``incr``, allowed up to the amount.
+        """
+        windows = [self.default_window]
+        if route is not None and (extra := self.route_windows.get(route)) is not None:
+            windows.append(extra)
         try:
-            for item in items:
-                if not await self.strategy.hit(item, key):
+            for window in windows:
+                item = window.item
+                if await self.storage.incr(window.key(key), window.expiry) > item.amount:
                     reset_at, remaining = await self.strategy.get_window_stats(item, key)
                     return Decision(
                         allowed=False,
