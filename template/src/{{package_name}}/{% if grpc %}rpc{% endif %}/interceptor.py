@@ -76,6 +76,9 @@ def _silent(fields: dict[str, Any]) -> None:
     """The output of a log line whose level is filtered out."""
 
 
+_END = object()  # marks the end of a stream of responses
+
+
 class SecurityInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every non-exempt method handler in the security core's checks."""
 
@@ -172,18 +175,44 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):
         return call
 
     def _stream(self, method: str, behaviour: Any) -> Any:
-        """Streaming responses are written through the context, so one guard spans them all."""
+        """Streaming responses: one guard spans them all, and they leave as a generator.
 
-        async def write_all(request: Any, context: Context) -> None:
-            result = behaviour(request, context)
-            if hasattr(result, "__aiter__"):
-                async for response in result:
-                    await context.write(response)
-            else:
-                await result  # a handler that writes through context.write itself
+        The guard runs the handler as one task; what it produces is yielded here,
+        one message at a time (a queue of one: no buffering). Interceptors outside
+        ours (Sentry's, OpenTelemetry's) expect a streaming handler to be an async
+        generator, and this one is.
+        """
 
-        async def call(request: Any, context: Context) -> None:
-            await self._guard(method, context, write_all, request)
+        async def call(request: Any, context: Context) -> Any:
+            responses: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+
+            async def produce(request: Any, context: Context) -> None:
+                result = behaviour(request, context)
+                if hasattr(result, "__aiter__"):
+                    async for response in result:
+                        await responses.put(response)
+                else:
+                    await result  # a handler that writes through context.write itself
+
+            async def guarded() -> None:
+                try:
+                    await self._guard(method, context, produce, request)
+                finally:
+                    if responses.empty():  # else the reader sees the task done after the last
+                        responses.put_nowait(_END)
+
+            task = asyncio.ensure_future(guarded())
+            try:
+                while True:
+                    response = await responses.get()
+                    if response is _END:
+                        break
+                    yield response
+                    if task.done() and responses.empty():
+                        break
+                await task  # the guard's outcome: its status, or its exception
+            finally:
+                task.cancel()
 
         return call
 
