@@ -1,0 +1,115 @@
+"""``copier copy`` answered by a person at a real terminal (a pseudo-terminal).
+
+Every validator gets one wrong answer first: it must be refused with a readable
+message and the question asked again. No question depends on another one yet, so
+none is hidden with ``when:``; every question is asked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pexpect
+import yaml
+
+CLEAR = "\x15"  # Ctrl-U: clear the line (the prompt is pre-filled with the default)
+DOWN = "\x1b[B"
+ENTER = "\r"
+SPACE = " "
+
+
+def answer_text(child: pexpect.spawn[str], prompt: str, text: str) -> None:
+    child.expect(prompt)
+    child.send(CLEAR + text + ENTER)
+
+
+def refused_then_answered(
+    child: pexpect.spawn[str], prompt: str, wrong: str, message: str, right: str
+) -> None:
+    """A wrong answer is refused with ``message``; the same question takes the right one."""
+    answer_text(child, prompt, wrong)
+    child.expect(message)
+    child.send(CLEAR + right + ENTER)
+
+
+def test_a_person_answers_every_question(template: Path, tmp_path: Path) -> None:
+    destination = tmp_path / "orders-api"
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "copier", "copy", "--trust", str(template), str(destination)],
+        env={**os.environ, "TERM": "xterm", "NO_COLOR": "1"},
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(50, 200),
+    )
+    log = (tmp_path / "terminal.log").open("w")
+    child.logfile_read = log
+    try:
+        refused_then_answered(child, "Human-readable name", "", "must not be empty", "Orders API")
+        refused_then_answered(
+            child, "Distribution name", "Bad Slug!", "is not a valid slug", "orders-api"
+        )
+        refused_then_answered(
+            child, "Python import name", "class", "is a Python keyword", "orders_api"
+        )
+        answer_text(child, "One sentence", "Takes and tracks orders.")
+        answer_text(child, "Author or team name", "Payments Team")
+        refused_then_answered(
+            child,
+            "Contact e-mail",
+            "not-an-email",
+            "does not look like an e-mail address",
+            "payments@example.com",
+        )
+        child.expect("Licence of the rendered project")
+        child.send(DOWN + ENTER)  # MIT, below the default
+        child.expect("Oldest Python")
+        child.send(ENTER)  # the default
+        child.expect("Web framework of the API")
+        child.send(DOWN + ENTER)  # Litestar
+        child.expect("ASGI server")
+        child.send(ENTER)
+        child.expect("Credential kinds the API accepts")
+        child.send(SPACE + ENTER)  # unticks the default: none left, refused
+        # The checkbox draws its message in a bottom toolbar, which needs a terminal
+        # that answers cursor-position requests (a pty does not): here the proof is
+        # that the question stays. Its message is checked in test_rendering.py.
+        assert child.expect([pexpect.TIMEOUT, "Where rate-limit counters live"], timeout=2) == 0
+        child.send(SPACE + DOWN + DOWN + SPACE + ENTER)  # API keys and JWT
+        child.expect("Where rate-limit counters live")
+        child.send(ENTER)
+        for prompt in ("Add Kubernetes manifests", "Report unhandled errors to Sentry"):
+            child.expect(prompt)
+            child.send("n")
+        for prompt in ("Also serve the example API over gRPC", "Trace every HTTP request"):
+            child.expect(prompt)
+            child.send("y" if "gRPC" in prompt else "n")
+        child.expect(pexpect.EOF, timeout=120)
+    finally:
+        child.close(force=True)
+        log.close()
+    assert child.exitstatus == 0, (tmp_path / "terminal.log").read_text()[-2000:]
+
+    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    assert {key: answers[key] for key in answers if not key.startswith("_")} == {
+        "project_name": "Orders API",
+        "project_slug": "orders-api",
+        "package_name": "orders_api",
+        "description": "Takes and tracks orders.",
+        "author_name": "Payments Team",
+        "author_email": "payments@example.com",
+        "license": "MIT",
+        "python_version": "3.13",
+        "framework": "litestar",
+        "server": "granian",
+        "auth_methods": ["api_key", "jwt"],
+        "rate_limit_storage": "memory",
+        "kubernetes": False,
+        "sentry": False,
+        "grpc": True,
+        "opentelemetry": False,
+    }
+    assert (destination / "src/orders_api/rpc/server.py").is_file()
+    assert not (destination / "k8s").exists()
