@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +13,15 @@ import pytest
 from .asgi import DEFAULT_CREDENTIAL
 from .credentials import AUTH_SETTINGS
 from .framework import build_test_app
-from .service import ASGIApp, Settings, Upstream, build_upstream, configure_logging, create_app
+from .service import (
+    ASGIApp,
+    Settings,
+    Upstream,
+    UpstreamError,
+    build_upstream,
+    configure_logging,
+    create_app,
+)
 from .upstream import UpstreamServer, upstream_server
 
 SettingsFactory = Callable[..., Settings]
@@ -104,3 +113,24 @@ async def make_upstream(
     yield factory
     for gateway in made:
         await gateway.aclose()
+
+
+ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
+
+
+def settings_from_env_example(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings as a deployment gets them after copying .env.example to its environment."""
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            monkeypatch.setenv(name, value)
+    return Settings()
+
+
+async def status_of(gateway: Upstream, key: str = "k") -> int:
+    """The HTTP status the upstream route would answer for one fetch of ``key``."""
+    try:
+        await gateway.fetch(key)
+    except UpstreamError as error:
+        return error.status
+    return 200

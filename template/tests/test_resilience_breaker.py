@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from .conftest import UpstreamFactory
+from .conftest import UpstreamFactory, status_of
 from .service import CircuitBreaker, CircuitOpenError, State, Upstream, UpstreamError
 from .upstream import UpstreamServer
 
@@ -18,14 +18,6 @@ pytestmark = pytest.mark.anyio
 RECOVERY = 0.2  # CB_RECOVERY_TIMEOUT in these tests, seconds
 # Every call reaches the breaker: no cache in front of it.
 NO_CACHE = {"cache_enabled": False, "cb_recovery_timeout": RECOVERY}
-
-
-async def status_of(gateway: Upstream, key: str = "k") -> int:
-    try:
-        await gateway.fetch(key)
-    except UpstreamError as error:
-        return error.status
-    return 200
 
 
 def state(breaker: CircuitBreaker | None) -> State:

@@ -9,22 +9,14 @@ from pathlib import Path
 import pytest
 
 from .certificates import make_certificate
-from .conftest import UpstreamFactory
-from .service import Upstream, UpstreamError
+from .conftest import UpstreamFactory, status_of
+from .service import UpstreamError
 from .upstream import Mode, UpstreamServer, upstream_server
 
 pytestmark = pytest.mark.anyio
 
 # Each call reaches the upstream, and failures never open a circuit here.
 PLAIN = {"cache_enabled": False, "cb_enabled": False}
-
-
-async def status_of(gateway: Upstream, key: str = "k") -> int:
-    try:
-        await gateway.fetch(key)
-    except UpstreamError as error:
-        return error.status
-    return 200
 
 
 async def test_pool_max_bounds_concurrent_connections(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
 
-from .conftest import SettingsFactory
+from .conftest import ENV_EXAMPLE, SettingsFactory, settings_from_env_example
 from .service import Settings
 
 
@@ -60,12 +58,7 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_env_example_leaves_the_route_closed(
     monkeypatch: pytest.MonkeyPatch, make_settings: SettingsFactory
 ) -> None:
-    example = Path(__file__).resolve().parent.parent / ".env.example"
-    for line in example.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            monkeypatch.setenv(name, value)
-    settings = Settings()
+    settings = settings_from_env_example(monkeypatch)
     assert (settings.upstream_url, settings.upstream_token) == (None, None)
     prefixes = ("upstream", "cb_", "cache", "httpx")
     outbound = [name for name in Settings.model_fields if name.startswith(prefixes)]
@@ -73,7 +66,7 @@ def test_env_example_leaves_the_route_closed(
     assert {name: getattr(settings, name) for name in outbound} == {
         name: getattr(defaults, name) for name in outbound
     }
-    assert all(name.upper() in example.read_text() for name in outbound)
+    assert all(name.upper() in ENV_EXAMPLE.read_text() for name in outbound)
 
 
 def test_empty_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from .conftest import SettingsFactory
+from .conftest import SettingsFactory, settings_from_env_example
 from .service import PACKAGE, Settings
 
 
@@ -86,12 +85,7 @@ def test_cli_reports_bad_config_without_traceback(tmp_path: object) -> None:
 
 def test_env_example_is_valid_and_secure(monkeypatch: pytest.MonkeyPatch) -> None:
     """Copying .env.example to .env must start the service, with the secure defaults."""
-    example = Path(__file__).resolve().parent.parent / ".env.example"
-    for line in example.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            monkeypatch.setenv(name, value)
-    settings = Settings()
+    settings = settings_from_env_example(monkeypatch)
     assert settings.debug is False
     assert settings.effective_cors_origins == ()
     assert settings.rate_limit_default == "60/minute"
