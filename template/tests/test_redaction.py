@@ -166,3 +166,26 @@ def test_values_under_sensitive_names_are_redacted_at_any_depth() -> None:
     assert event["DB-Password"] == "z"  # the caller's dict is not changed
     untouched = {"event": "request", "path": "/health", "status": 200}
     assert Redactor().redact_names(untouched) is untouched  # no copy on the hot path
+
+
+def test_only_flat_events_of_known_clean_strings_skip_the_line_scan() -> None:
+    redactor = Redactor(["configured-value-123"])
+    access = {"event": "request", "method": "GET", "path": "/health", "status": 200, "ms": 0.4}
+    assert redactor.known_clean(access)
+    assert redactor.known_clean(access)  # again, from the remembered strings
+    for suspect in (
+        {**access, "path": "/cb?token=abc"},  # a shape's trigger
+        {**access, "note": "says configured-value-123"},  # a configured secret
+        {**access, "text": "one\u2028two"},  # a raw line break in JSON
+        {**access, "headers": {"x": "y"}},  # a container: scanned as a line
+        {**access, "obj": object()},  # rendered by repr: scanned as a line
+        {**access, "Bearer abcdefgh": 1},  # keys count too
+    ):
+        assert not redactor.known_clean(suspect), suspect
+
+
+def test_remembered_clean_strings_stay_bounded() -> None:
+    redactor = Redactor()
+    for number in range(10_000):
+        assert redactor.known_clean({"request_id": f"{number:032x}"})
+    assert len(redactor._clean) <= 4096

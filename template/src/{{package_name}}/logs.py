@@ -74,11 +74,14 @@ class JSONLines:
         self.redactor = redactor
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> bytes:
-        rendered: Any = self.redactor.redact_names(event_dict)
+        redactor = self.redactor
+        rendered: Any = redactor.redact_names(event_dict)
         if "exc_info" in rendered:
             rendered = self.tracebacks(logger, method_name, rendered)
         line = orjson.dumps(rendered, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
-        return escape_unicode_line_breaks(self.redactor.scrub_line(line))
+        if redactor.known_clean(rendered):
+            return line  # flat, every string already known clean (the access line, mostly)
+        return escape_unicode_line_breaks(redactor.scrub_line(line))
 
 
 # Characters JSON may carry raw that line splitters (Python's among them) break on.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -97,7 +98,14 @@ _SENSITIVITY_CACHE_SIZE = 4096
 _CONTAINERS = (dict, list, tuple)
 # Every shape above contains one of these (lower-cased): lines without any skip the
 # full expression, which is what most lines, the access log's among them, do.
-_TRIGGERS = re.compile(b"bearer|basic|digest|token|eyj|pass|pwd|secret|key|session|sig|cookie|://")
+_TRIGGER_WORDS = "bearer|basic|digest|token|eyj|pass|pwd|secret|key|session|sig|cookie|://"
+_TRIGGERS = re.compile(_TRIGGER_WORDS.encode())
+# A value is known clean when it has no trigger and nothing JSON would leave raw
+# that splits a line (U+2028, U+2029, C1 controls).
+_TEXT_SUSPECT = re.compile(_TRIGGER_WORDS + "|[\u2028\u2029\x80-\x9f]")
+_SCALARS = frozenset({int, float, bool, type(None), datetime})  # cannot hold a secret
+_CLEAN_CACHE_SIZE = 4096  # distinct clean strings remembered (cleared when full)
+_CLEAN_MAX_LENGTH = 256  # longer strings are not remembered
 
 
 def _replacement(match: re.Match[str]) -> str:
@@ -132,10 +140,45 @@ class Redactor:
         byte_patterns += [re.escape(_json_escaped(value)) for value in literals]
         self._bytes = re.compile(b"|".join(byte_patterns))
         self._literals = tuple(_json_escaped(value) for value in literals)
+        self._text_literals = tuple(literals)
+        self._clean: dict[str, None] = {}
 
     def scrub_text(self, text: str) -> str:
         """Secrets by shape (and configured values) replaced in free text."""
         return self._text.sub(_replacement, text)
+
+    def known_clean(self, event: dict[str, Any]) -> bool:
+        """Whether a flat event needs no scan once rendered: the hot path's shortcut.
+
+        True only if every value is a plain scalar or a string, and every key and
+        string is clean (no trigger, no configured secret, no raw line break). Strings
+        found clean are remembered (a bounded set), so the access line's recurring
+        values (method, path, client, names) cost a lookup. A container, an object
+        or anything suspect sends the line to :meth:`scrub_line`, as every line went
+        before this shortcut.
+        """
+        clean = self._clean
+        for key, value in event.items():
+            if key not in clean and not self._remember_if_clean(key):
+                return False
+            kind = type(value)
+            if kind is str:
+                if value not in clean and not self._remember_if_clean(value):
+                    return False
+            elif kind not in _SCALARS:
+                return False
+        return True
+
+    def _remember_if_clean(self, text: str) -> bool:
+        if type(text) is not str or _TEXT_SUSPECT.search(text.lower()) is not None:
+            return False
+        if any(literal in text for literal in self._text_literals):
+            return False
+        if len(text) <= _CLEAN_MAX_LENGTH:
+            if len(self._clean) >= _CLEAN_CACHE_SIZE:
+                self._clean.clear()
+            self._clean[text] = None
+        return True
 
     def scrub_line(self, line: bytes) -> bytes:
         """Same as :meth:`scrub_text`, on a rendered JSON line (the hot path: prefiltered)."""
