@@ -51,12 +51,18 @@ def copy_template(destination: Path) -> Path:
     return destination
 
 
-def render(template: Path, destination: Path, answers: Mapping[str, Any]) -> Path:
-    """Render non-interactively; ``unsafe`` because the template loads Jinja extensions."""
+def render(
+    template: Path, destination: Path, answers: Mapping[str, Any], vcs_ref: str | None = None
+) -> Path:
+    """Render non-interactively; ``unsafe`` because the template loads Jinja extensions.
+
+    ``vcs_ref``: a tag or commit, when ``template`` is a git repository of releases.
+    """
     copier.run_copy(
         str(template),
         destination,
         data=dict(answers),
+        vcs_ref=vcs_ref,
         defaults=True,
         unsafe=True,
         quiet=True,

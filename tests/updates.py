@@ -17,7 +17,7 @@ from typing import Any
 
 import copier
 
-from .harness import REPO, TEMPLATE_PARTS, copy_template, run
+from .harness import REPO, TEMPLATE_PARTS, copy_template, render, run
 
 # Old releases, by commit of this repository's history.
 FIRST_RENDERING = "843301e"  # the first commit that renders a service
@@ -76,15 +76,7 @@ def render_release(
     repository: Path, tag: str, destination: Path, answers: Mapping[str, Any]
 ) -> Path:
     """Render ``tag`` of the template, then make it a git repository as a user would."""
-    copier.run_copy(
-        str(repository),
-        destination,
-        data=dict(answers),
-        vcs_ref=tag,
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-    )
+    render(repository, destination, answers, vcs_ref=tag)
     git(destination, "init", "--quiet")
     commit_all(destination, "Render the service")
     return destination

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from .asgi import DEFAULT_CREDENTIAL
 from .credentials import AUTH_SETTINGS
 from .framework import build_test_app
 from .service import (
+    PACKAGE,
     ASGIApp,
     Settings,
     Upstream,
@@ -134,3 +136,10 @@ async def status_of(gateway: Upstream, key: str = "k") -> int:
     except UpstreamError as error:
         return error.status
     return 200
+
+
+def log_lines(out: str, logger: str) -> list[dict[str, Any]]:
+    """The JSON log lines of the service's ``logger`` (``access``, ``audit``...) in ``out``."""
+    name = f"{PACKAGE}.{logger}"
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("logger") == name]

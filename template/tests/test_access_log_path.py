@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -11,15 +10,14 @@ import structlog
 from starlette.types import Receive, Scope, Send
 
 from .asgi import exchange
-from .conftest import AppFactory, SettingsFactory, client_for
-from .service import PACKAGE, apply_security, configure_logging
+from .conftest import AppFactory, SettingsFactory, client_for, log_lines
+from .service import apply_security, configure_logging
 
 pytestmark = pytest.mark.anyio
 
 
 def access_lines(out: str) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return [line for line in lines if line.get("logger") == f"{PACKAGE}.access"]
+    return log_lines(out, "access")
 
 
 async def test_access_line_has_every_field_in_order(

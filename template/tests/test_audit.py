@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import pytest
 
-from .conftest import AppFactory, client_for
+from .conftest import AppFactory, client_for, log_lines
 from .credentials import ANONYMOUS, CREDENTIALS, READ_ONLY, SECRETS
-from .service import PACKAGE
 
 pytestmark = pytest.mark.anyio
 
 ITEM = {"name": "Blue widget", "quantity": 3}
 
 
-def audit_lines(out: str) -> list[dict[str, object]]:
-    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return [line for line in lines if line.get("logger") == f"{PACKAGE}.audit"]
+def audit_lines(out: str) -> list[dict[str, Any]]:
+    return log_lines(out, "audit")
 
 
 async def test_state_changes_and_failures_are_audited(
