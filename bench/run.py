@@ -60,6 +60,7 @@ BENCH_APPS_SOURCE = '''\
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from {package}.{build_module} import build_app
@@ -92,6 +93,64 @@ def layer() -> Any:
     settings = _settings()
     cls, args, kwargs = security_layers(settings)[int(os.environ["{layer_env}"])]
     return cls(build_app(settings), *args, **kwargs)
+
+
+def _reference(log: bool) -> Any:
+    # Not a product: the least any stack can do and still give every response an id,
+    # the security headers and (with ``log``) one JSON access line, in one layer.
+    from datetime import UTC, datetime
+    from time import perf_counter
+
+    import orjson
+
+    from {package}.security.headers import build_headers
+    from {package}.security.request_id import new_request_id
+
+    app = build_app(_settings())
+    headers = build_headers(debug=False, hsts=False)
+    out = sys.stdout.buffer
+
+    async def reference(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        own = [*headers, (b"x-request-id", request_id.encode())]
+        status = 500
+        start = perf_counter()
+
+        def decorate(message: Any) -> Any:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *own]
+            return send(message)
+
+        try:
+            await app(scope, receive, decorate)
+        finally:
+            if log:
+                line = {{
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((perf_counter() - start) * 1000, 2),
+                    "event": "request",
+                    "request_id": request_id,
+                    "timestamp": datetime.now(UTC),
+                }}
+                out.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+                out.flush()
+
+    return reference
+
+
+def reference() -> Any:
+    return _reference(log=True)
+
+
+def reference_silent() -> Any:
+    return _reference(log=False)
 '''
 
 
@@ -670,6 +729,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--layers", action="store_true", help="also measure the bare app inside each layer alone"
     )
     parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="also measure two one-layer reference apps (request id and headers, with and "
+        "without a JSON access line): the floor any stack design pays",
+    )
+    parser.add_argument(
         "--data",
         action="append",
         default=[],
@@ -691,9 +756,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def variants_for(project: Project, layers: bool) -> list[Variant]:
-    """Bare and full; with --layers, the bare app inside each layer alone as well."""
+def variants_for(project: Project, layers: bool, reference: bool = False) -> list[Variant]:
+    """Bare and full; the bare app inside each layer alone, and the references, if asked."""
     variants = [Variant("bare", f"{BENCH_MODULE}:bare"), Variant("full", f"{BENCH_MODULE}:full")]
+    if reference:
+        variants += [
+            Variant("reference", f"{BENCH_MODULE}:reference"),
+            Variant("reference-silent", f"{BENCH_MODULE}:reference_silent"),
+        ]
     if layers:
         variants += [
             Variant(f"+{name}", f"{BENCH_MODULE}:layer", {LAYER_ENV: str(index)})
@@ -729,7 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bulwark-bench-") as scratch:
             project = prepare(args, Path(scratch))
-            variants = variants_for(project, args.layers)
+            variants = variants_for(project, args.layers, args.reference)
             samples = run_rounds(project, variants, args.rounds, load, wrk_path)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -739,8 +809,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"GET /health, TRUSTED_HOSTS={HOST}, access log to /dev/null\n"
     )
     print_stack_report(samples, sys.stdout)
-    if args.layers:
-        print("\nEach layer alone around the bare app (median of per-round ratios):")
+    if args.layers or args.reference:
+        print("\nEvery app against the bare one (median of per-round ratios):")
         print_layer_report(samples, [v.label for v in variants if v.label != "bare"], sys.stdout)
     print_cpu_report(samples, [v.label for v in variants], sys.stdout)
     if args.json is not None:

@@ -23,10 +23,11 @@ pytestmark = pytest.mark.anyio
 PASSWORD = "hunter2-Vq8xLm3Zp"  # not configured anywhere: caught by name or shape
 QUERY_TOKEN = "qt_R7kW2mZ9xV4nB8cL"
 COOKIE_VALUE = "sess_M4nB7vC2xZ9kL3qW"
+OPAQUE = "opaque-Zq7mWx2"  # no secret's shape: only its field's name tells
 JWT_LIKE = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJlLXZhbHVlLXg"
 # This variant's configured secrets (keys, tokens, signing secret): caught by value.
 CONFIGURED = [secret for secret in SECRETS if secret in json.dumps(AUTH_SETTINGS)]
-EVERY_SECRET = [*SECRETS, PASSWORD, QUERY_TOKEN, COOKIE_VALUE, JWT_LIKE]
+EVERY_SECRET = [*SECRETS, PASSWORD, QUERY_TOKEN, COOKIE_VALUE, JWT_LIKE, OPAQUE]
 FORGED = '{"level":"critical","event":"forged"}'
 
 
@@ -44,6 +45,7 @@ async def leaky_app(scope: Scope, receive: Receive, send: Send) -> None:
         note=f"the key is {configured}",
         jwt_note=f"got {JWT_LIKE} back",
     )
+    log.info("flat", authorization=OPAQUE, status=200)  # flat: the hot path's shape
     log.info("user text", text=f"ok\n{FORGED}\u2028{FORGED}\x1b[2J")
     logging.getLogger("somelib.http").warning(
         "sent Authorization: Bearer %s and X-API-Key: %s and Cookie: session=%s",
@@ -90,6 +92,7 @@ async def test_json_lines_carry_no_secret_and_cannot_be_forged(
     upstream = lines[events.index("calling upstream")]
     assert upstream["password"] == REDACTED
     assert upstream["headers"] == {"Authorization": REDACTED, "Cookie": REDACTED}
+    assert lines[events.index("flat")]["authorization"] == REDACTED
     assert upstream["url"].startswith("https://[REDACTED]@db.internal/x?token=[REDACTED]&page=2")
 
 
@@ -180,6 +183,8 @@ def test_only_flat_events_of_known_clean_strings_skip_the_line_scan() -> None:
         {**access, "headers": {"x": "y"}},  # a container: scanned as a line
         {**access, "obj": object()},  # rendered by repr: scanned as a line
         {**access, "Bearer abcdefgh": 1},  # keys count too
+        {**access, "authorization": "opaque"},  # a sensitive name, whatever its value
+        {**access, "Credentials": "abc"},
     ):
         assert not redactor.known_clean(suspect), suspect
 
@@ -187,5 +192,6 @@ def test_only_flat_events_of_known_clean_strings_skip_the_line_scan() -> None:
 def test_remembered_clean_strings_stay_bounded() -> None:
     redactor = Redactor()
     for number in range(10_000):
-        assert redactor.known_clean({"request_id": f"{number:032x}"})
+        assert redactor.known_clean({"request_id": f"{number:032x}", f"n{number}": 1})
     assert len(redactor._clean) <= 4096
+    assert len(redactor._names) <= 4096

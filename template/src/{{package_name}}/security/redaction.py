@@ -17,7 +17,7 @@ error reporter both call them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -141,25 +141,28 @@ class Redactor:
         self._bytes = re.compile(b"|".join(byte_patterns))
         self._literals = tuple(_json_escaped(value) for value in literals)
         self._text_literals = tuple(literals)
-        self._clean: dict[str, None] = {}
+        self._clean: dict[str, None] = {}  # strings known clean
+        self._names: dict[str, None] = {}  # names known clean and not sensitive
 
     def scrub_text(self, text: str) -> str:
         """Secrets by shape (and configured values) replaced in free text."""
         return self._text.sub(_replacement, text)
 
-    def known_clean(self, event: dict[str, Any]) -> bool:
-        """Whether a flat event needs no scan once rendered: the hot path's shortcut.
+    def known_clean(self, event: Mapping[str, Any]) -> bool:
+        """Whether a flat event can be written as it is: the hot path's shortcut.
 
-        True only if every value is a plain scalar or a string, and every key and
-        string is clean (no trigger, no configured secret, no raw line break). Strings
-        found clean are remembered (a bounded set), so the access line's recurring
-        values (method, path, client, names) cost a lookup. A container, an object
-        or anything suspect sends the line to :meth:`scrub_line`, as every line went
-        before this shortcut.
+        True only if no key is a sensitive name, every value is a plain scalar or
+        a string, and every key and string is clean (no trigger, no configured
+        secret, no raw line break). Names and strings found clean are remembered
+        (bounded sets), so the access line's recurring ones (method, path, client,
+        field names) cost a lookup: one pass instead of the name pass plus a scan
+        of the rendered line. A container, an object or anything suspect sends the
+        event down the full path (:meth:`redact_names`, then :meth:`scrub_line`).
         """
+        names = self._names
         clean = self._clean
         for key, value in event.items():
-            if key not in clean and not self._remember_if_clean(key):
+            if key not in names and not self._remember_name(key):
                 return False
             kind = type(value)
             if kind is str:
@@ -169,16 +172,27 @@ class Redactor:
                 return False
         return True
 
-    def _remember_if_clean(self, text: str) -> bool:
-        if type(text) is not str or _TEXT_SUSPECT.search(text.lower()) is not None:
+    def _remember_name(self, name: Any) -> bool:
+        if type(name) is not str or is_sensitive_name(name) or not self._is_clean(name):
             return False
-        if any(literal in text for literal in self._text_literals):
+        if len(self._names) >= _CLEAN_CACHE_SIZE:
+            self._names.clear()
+        self._names[name] = None
+        return True
+
+    def _remember_if_clean(self, text: str) -> bool:
+        if not self._is_clean(text):
             return False
         if len(text) <= _CLEAN_MAX_LENGTH:
             if len(self._clean) >= _CLEAN_CACHE_SIZE:
                 self._clean.clear()
             self._clean[text] = None
         return True
+
+    def _is_clean(self, text: str) -> bool:
+        if _TEXT_SUSPECT.search(text.lower()) is not None:
+            return False
+        return not any(literal in text for literal in self._text_literals)
 
     def scrub_line(self, line: bytes) -> bytes:
         """Same as :meth:`scrub_text`, on a rendered JSON line (the hot path: prefiltered)."""
