@@ -46,6 +46,7 @@ from run import (
     find_package,
     free_port,
     print_cpu_report,
+    print_layer_report,
     print_stack_report,
     render,
     stop,
@@ -63,11 +64,13 @@ RPC_ENV = {
     "RATE_LIMIT_DEFAULT": "1000000000/minute",
 }
 METHODS = ("GetItem", "CreateItem")
+REFERENCES = ("reference", "reference-silent")
 
 SERVER_SOURCE = r'''
 """bench/rpc.py's server: ``python - PACKAGE bare|full PORT READY_FILE``."""
-import asyncio, importlib, os, signal, sys
-import grpc
+import asyncio, importlib, os, signal, sys, time
+from datetime import UTC, datetime
+import grpc, orjson
 
 package, mode, port, ready = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 settings_module = importlib.import_module(f"{package}.settings")
@@ -76,6 +79,44 @@ service = importlib.import_module(f"{package}.rpc.service")
 rpc_server = importlib.import_module(f"{package}.rpc.server")
 store_module = importlib.import_module(f"{package}.store")
 schemas = importlib.import_module(f"{package}.schemas")
+
+
+class Reference(grpc.aio.ServerInterceptor):
+    """Not a product: the least an interceptor can do and still write one JSON access
+    line per call (``log``), each method's handler wrapped once, as the real one is."""
+
+    def __init__(self, log):
+        self.log, self.wrapped, self.out = log, {}, sys.stdout.buffer
+
+    async def intercept_service(self, continuation, details):
+        method = details.method
+        if method not in self.wrapped:
+            handler = await continuation(details)
+            self.wrapped[method] = handler if handler is None else self.wrap(handler, method)
+        return self.wrapped[method]
+
+    def wrap(self, handler, method):
+        inner, log, out = handler.unary_unary, self.log, self.out
+
+        async def logged(request, context):
+            request_id, code, start = os.urandom(16).hex(), "OK", time.perf_counter()
+            try:
+                return await inner(request, context)
+            except BaseException:
+                code = "ERROR"
+                raise
+            finally:
+                if log:
+                    out.write(orjson.dumps({
+                        "method": method, "code": code, "request_id": request_id,
+                        "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                        "event": "rpc", "timestamp": datetime.now(UTC),
+                    }, option=orjson.OPT_APPEND_NEWLINE))
+                    out.flush()
+
+        return grpc.unary_unary_rpc_method_handler(
+            logged, handler.request_deserializer, handler.response_serializer
+        )
 
 
 async def main() -> None:
@@ -89,7 +130,8 @@ async def main() -> None:
         await full.start()
         stop = full.stop
     else:
-        bare = grpc.aio.server()
+        interceptors = [Reference(log=mode == "reference")] if mode != "bare" else []
+        bare = grpc.aio.server(interceptors=interceptors)
         bare.add_generic_rpc_handlers(handlers)
         bare.add_insecure_port(f"127.0.0.1:{port}")
         await bare.start()
@@ -300,14 +342,14 @@ def measure(
 
 
 def run_rounds(
-    project: Project, package: str, rounds: int, load: Load
+    project: Project, package: str, rounds: int, load: Load, modes: Sequence[str]
 ) -> tuple[list[Sample], dict[str, list[ClientCost]]]:
-    """Both servers once per round; even rounds reverse the order to cancel drift."""
+    """Every server once per round; even rounds reverse the order to cancel drift."""
     samples: list[Sample] = []
-    clients: dict[str, list[ClientCost]] = {"bare": [], "full": []}
+    clients: dict[str, list[ClientCost]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory(prefix="bulwark-rpc-bench-") as scratch:
         for number in range(1, rounds + 1):
-            order = ("bare", "full") if number % 2 else ("full", "bare")
+            order = modes if number % 2 else modes[::-1]
             for mode in order:
                 print(f"round {number}/{rounds}: {mode} ...", file=sys.stderr)
                 result, cpu, client = measure(project, package, mode, load, Path(scratch))
@@ -342,6 +384,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="KEY=VALUE",
         help="a copier answer for the rendered variant, e.g. framework=litestar (repeatable)",
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="also serve the bare server behind a one-line-per-call reference interceptor, "
+        "and behind the same interceptor writing nothing: the floor any interceptor pays",
     )
     parser.add_argument("--json", type=Path, help="write the samples and medians to this file")
     args = parser.parse_args(argv)
@@ -380,7 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bulwark-rpc-") as scratch:
             project, package = prepare(args, Path(scratch))
-            samples, clients = run_rounds(project, package, args.rounds, load)
+            modes = ("bare", "full", *(REFERENCES if args.reference else ()))
+            samples, clients = run_rounds(project, package, args.rounds, load, modes)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -389,7 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"unary {args.method} on {HOST}, API key, access log to /dev/null\n"
     )
     print_stack_report(samples, sys.stdout)
-    print_cpu_report(samples, ["bare", "full"], sys.stdout)
+    if args.reference:
+        print("\nEvery server against the bare one (median of per-round ratios):")
+        print_layer_report(samples, ["full", *REFERENCES], sys.stdout)
+    print_cpu_report(samples, list(modes), sys.stdout)
     print_client_report(clients)
     if args.json is not None:
         payload = {
