@@ -101,8 +101,11 @@ _CONTAINERS = (dict, list, tuple)
 _TRIGGER_WORDS = "bearer|basic|digest|token|eyj|pass|pwd|secret|key|session|sig|cookie|://"
 _TRIGGERS = re.compile(_TRIGGER_WORDS.encode())
 # A value is known clean when it has no trigger and nothing JSON would leave raw
-# that splits a line (U+2028, U+2029, C1 controls).
-_TEXT_SUSPECT = re.compile(_TRIGGER_WORDS + "|[\u2028\u2029\x80-\x9f]")
+# that splits a line (U+2028, U+2029, C1 controls: never in ASCII text). Two
+# expressions, not one: an alternation of plain words lets ``re`` skip ahead by
+# their first letters, which a character class among them prevents (2x slower).
+_TEXT_TRIGGERS = re.compile(_TRIGGER_WORDS)
+_RAW_LINE_BREAKS = re.compile("[\u2028\u2029\x80-\x9f]")
 _SCALARS = frozenset({int, float, bool, type(None), datetime})  # cannot hold a secret
 _CLEAN_CACHE_SIZE = 4096  # distinct clean strings remembered (cleared when full)
 _CLEAN_MAX_LENGTH = 256  # longer strings are not remembered
@@ -140,7 +143,8 @@ class Redactor:
         byte_patterns += [re.escape(_json_escaped(value)) for value in literals]
         self._bytes = re.compile(b"|".join(byte_patterns))
         self._literals = tuple(_json_escaped(value) for value in literals)
-        self._text_literals = tuple(literals)
+        # One expression for all of them: a request id is checked per line, so this is hot.
+        self._text_literal = re.compile("|".join(map(re.escape, literals))) if literals else None
         self._clean: dict[str, None] = {}  # strings known clean
         self._names: dict[str, None] = {}  # names known clean and not sensitive
 
@@ -190,9 +194,11 @@ class Redactor:
         return True
 
     def _is_clean(self, text: str) -> bool:
-        if _TEXT_SUSPECT.search(text.lower()) is not None:
+        if not text.isascii() and _RAW_LINE_BREAKS.search(text) is not None:
             return False
-        return not any(literal in text for literal in self._text_literals)
+        if _TEXT_TRIGGERS.search(text.lower()) is not None:
+            return False
+        return self._text_literal is None or self._text_literal.search(text) is None
 
     def scrub_line(self, line: bytes) -> bytes:
         """Same as :meth:`scrub_text`, on a rendered JSON line (the hot path: prefiltered)."""
