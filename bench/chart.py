@@ -3,7 +3,8 @@
     uv run python bench/chart.py fastapi=a.json litestar=b.json quart=c.json -o docs/bench.svg
 
 Each JSON file is what ``bench/run.py --json`` wrote for one framework. The chart
-shows bare and full-stack median req/s side by side, with the full/bare ratio.
+shows bare and full-stack median req/s side by side, with the full/bare ratio,
+and the reference app's too when the run had ``--reference``.
 """
 
 from __future__ import annotations
@@ -13,20 +14,17 @@ import json
 from html import escape
 from pathlib import Path
 
-WIDTH, HEIGHT, MARGIN = 640, 360, 60
-BAR, GAP = 60, 100
-COLOURS = {"bare": "#9aa5b1", "full": "#1f6feb"}
+WIDTH, HEIGHT, MARGIN = 640, 380, 60
+BAR, GAP = 48, 50
+COLOURS = {"bare": "#9aa5b1", "full": "#1f6feb", "reference": "#e3b341"}
 
 
 def load(spec: str) -> tuple[str, dict[str, float]]:
-    """``name=path.json`` -> (name, {"bare": rps, "full": rps, "ratio": ratio})."""
+    """``name=path.json`` -> (name, {"bare": rps, "full": rps, ["reference": rps,] "ratio": …})."""
     name, _, path = spec.partition("=")
     summary = json.loads(Path(path).read_text())["summary"]
-    return name, {
-        "bare": summary["bare"]["median_rps"],
-        "full": summary["full"]["median_rps"],
-        "ratio": summary["full"]["median_ratio"],
-    }
+    figures = {key: summary[key]["median_rps"] for key in COLOURS if key in summary}
+    return name, {**figures, "ratio": summary["full"]["median_ratio"]}
 
 
 def svg(results: list[tuple[str, dict[str, float]]], target: float) -> str:
@@ -40,9 +38,11 @@ def svg(results: list[tuple[str, dict[str, float]]], target: float) -> str:
         f"Bare app vs full security stack, req/s (target ratio ≥ {target})</text>",
         f'<line x1="{MARGIN}" y1="{base}" x2="{WIDTH - 20}" y2="{base}" stroke="#333"/>',
     ]
+    keys = [key for key in COLOURS if all(key in figures for _, figures in results)]
     for index, (name, figures) in enumerate(results):
-        x = MARGIN + 20 + index * (2 * BAR + GAP)
-        for offset, key in enumerate(("bare", "full")):
+        x = MARGIN + index * (len(keys) * BAR + GAP)
+        middle = x + len(keys) * BAR / 2
+        for offset, key in enumerate(keys):
             height = figures[key] * scale
             left = x + offset * BAR
             parts.append(
@@ -54,15 +54,15 @@ def svg(results: list[tuple[str, dict[str, float]]], target: float) -> str:
                 f'text-anchor="middle">{figures[key]:,.0f}</text>'
             )
         parts.append(
-            f'<text x="{x + BAR}" y="{base + 18}" text-anchor="middle">{escape(name)}</text>'
+            f'<text x="{middle}" y="{base + 18}" text-anchor="middle">{escape(name)}</text>'
         )
         parts.append(
-            f'<text x="{x + BAR}" y="{base + 34}" text-anchor="middle" font-weight="bold">'
-            f"{figures['ratio']:.2f}</text>"
+            f'<text x="{middle}" y="{base + 34}" text-anchor="middle" font-weight="bold">'
+            f"full/bare {figures['ratio']:.2f}</text>"
         )
-    legend_y = HEIGHT - 12
-    for offset, key in enumerate(("bare", "full")):
-        left = WIDTH - 200 + offset * 90
+    legend_y = HEIGHT - 8
+    for offset, key in enumerate(keys):
+        left = WIDTH - 110 * len(keys) + offset * 110
         parts.append(
             f'<rect x="{left}" y="{legend_y - 10}" width="12" height="12" fill="{COLOURS[key]}"/>'
         )

@@ -6,6 +6,8 @@ id. Never a credential: the principal id is a configured name or a token subject
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import structlog
 
 from ._asgi import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +18,7 @@ from .principal import current_principal
 __all__ = ["AuditMiddleware"]
 
 AUTH_FAILURES = frozenset({401, 403})
+_START = "http.response.start"
 
 
 class AuditMiddleware:
@@ -29,11 +32,11 @@ class AuditMiddleware:
             return
         status = 500  # if nothing is sent, the error layer outside answers 500
 
-        async def status_send(message: Message) -> None:
+        def status_send(message: Message) -> Awaitable[None]:
             nonlocal status
-            if message["type"] == "http.response.start":
+            if message["type"] == _START:
                 status = message["status"]
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, status_send)
