@@ -275,6 +275,7 @@ def restricted_profile_problems(pod: dict[str, Any]) -> list[str]:
 
 
 K8S_VARIANTS = [v for v in VARIANTS if v.answers.get("kubernetes", True)]
+SHUTDOWN_GRACE = 10  # the SHUTDOWN_GRACE setting's default, seconds
 
 
 @pytest.mark.parametrize("variant", K8S_VARIANTS, ids=[v.name for v in K8S_VARIANTS])
@@ -304,6 +305,10 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
     (container,) = pod["containers"]
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= container["resources"][kind].keys()
+    # A stopping pod keeps serving while Services drop it, then drains within the grace.
+    pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pause > 0
+    assert pod["terminationGracePeriodSeconds"] > pause + SHUTDOWN_GRACE
 
     redis = variant.answers.get("rate_limit_storage") == "redis"
     env = {item["name"]: item for item in container.get("env", [])}

@@ -38,14 +38,8 @@ def add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
     return event_dict
 
 
-def add_timestamp(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """UTC time as a datetime: orjson writes it as RFC 3339 for a fraction of the cost."""
-    event_dict["timestamp"] = datetime.now(UTC)
-    return event_dict
-
-
 def add_request_fields(_: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-    """``add_request_id``, ``add_log_level`` and ``add_timestamp`` in one call (JSON hot path).
+    """``add_request_id``, ``add_log_level`` and a UTC timestamp in one call (JSON hot path).
 
     Same keys, same order, same values; one processor call instead of three, on
     every line (the access log writes one per request).
