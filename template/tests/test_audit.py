@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from starlette.types import Receive, Scope, Send
 
-from .conftest import AppFactory, client_for, log_lines
+from .conftest import AppFactory, SettingsFactory, client_for, log_lines
 from .credentials import ANONYMOUS, CREDENTIALS, READ_ONLY, SECRETS
+from .service import apply_security, configure_logging
 
 pytestmark = pytest.mark.anyio
 
@@ -60,6 +63,23 @@ async def test_no_secret_in_any_log_line_of_a_session(
         assert secret not in out
     assert "authorization" not in out.lower()
     assert "x-api-key" not in out.lower()
+
+
+async def never_answers(scope: Scope, receive: Receive, send: Send) -> None:
+    """An app stuck on a change: the timeout answers for it."""
+    await asyncio.sleep(30)
+
+
+async def test_a_change_that_timed_out_is_audited_with_its_504(
+    make_settings: SettingsFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(request_timeout=0.2)
+    configure_logging(settings)  # as create_app does, to this test's captured stdout
+    app = apply_security(never_answers, settings)
+    async with client_for(app, credentials=next(iter(CREDENTIALS.values()))) as http:
+        response = await http.post("/api/v1/items", json=ITEM)
+    assert response.status_code == 504
+    assert [line["status"] for line in audit_lines(capsys.readouterr().out)] == [504]
 
 
 def headers_value(headers: dict[str, str]) -> str:

@@ -45,6 +45,18 @@ async def test_configured_origin_is_allowed_with_fixed_methods_and_headers(
     assert simple.headers["access-control-allow-origin"] == ORIGIN
 
 
+async def test_error_responses_are_readable_by_an_allowed_origin(make_app: AppFactory) -> None:
+    """A 500 or a 504 carries the CORS headers too, so the page can read its request id."""
+    app = make_app(cors_allowed_origins=ORIGIN, request_timeout=0.2)
+    async with client_for(app) as http:
+        failed = await http.get("/_test/boom", headers={"origin": ORIGIN})
+        late = await http.get("/_test/slow", params={"seconds": 5}, headers={"origin": ORIGIN})
+    assert (failed.status_code, late.status_code) == (500, 504)
+    for response in (failed, late):
+        assert response.headers["access-control-allow-origin"] == ORIGIN
+        assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+
+
 async def test_other_origin_is_refused(make_app: AppFactory) -> None:
     async with client_for(make_app(cors_allowed_origins=ORIGIN)) as http:
         preflight = await http.options(

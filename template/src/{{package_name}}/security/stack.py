@@ -1,9 +1,9 @@
 """The one place the order of the security layers is written.
 
-Rule: layers that decorate *every* response (request id, access log, headers)
-sit outside every layer that can answer on its own (errors, host, timeout,
-body size), so a 400, 413, 500 or 504 still leaves with its security headers
-and request id.
+Rule: layers that decorate *every* response (request id, access log, headers,
+CORS) sit outside every layer that can answer on its own (errors, host, timeout,
+body size), so a 400, 413, 500 or 504 still leaves with its security headers,
+request id and, for an allowed origin, the CORS headers a browser needs to read it.
 """
 
 from __future__ import annotations
@@ -77,10 +77,9 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
             debug=settings.debug,
             tls_terminated_upstream=settings.tls_terminated_upstream,
         ),
-        Middleware(ExceptionHandlerMiddleware),
-        Middleware(AuditMiddleware, logger_name=f"{_PACKAGE}.audit"),
-        Middleware(GZipMiddleware, minimum_size=1000),
     ]
+    # CORS decorates every response too (a browser reads no body without it, a
+    # 500 or 504 included), so it sits outside the error layer as well.
     if origins := settings.effective_cors_origins:
         layers.append(
             Middleware(
@@ -93,6 +92,11 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
                 max_age=600,
             )
         )
+    layers += [
+        Middleware(ExceptionHandlerMiddleware),
+        Middleware(AuditMiddleware, logger_name=f"{_PACKAGE}.audit"),
+        Middleware(GZipMiddleware, minimum_size=1000),
+    ]
     if settings.trusted_hosts:
         layers.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts))
     layers += [
