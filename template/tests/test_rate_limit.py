@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -13,6 +14,7 @@ from .service import HEALTH_PATHS, ROUTE_RATE_LIMITS, BoundedMemoryStorage, Rate
 from .test_headers import assert_hardened
 
 pytestmark = pytest.mark.anyio
+ITEMS_POST = "POST /api/v1/items"
 
 
 async def test_over_the_limit_is_429_with_retry_after(make_app: AppFactory) -> None:
@@ -86,6 +88,61 @@ async def test_stricter_route_limit(make_app: AppFactory) -> None:
     assert other.status_code == 404  # the default budget is not spent
 
 
+async def statuses_of(http: httpx.AsyncClient, method: str, path: str, times: int) -> list[int]:
+    return [(await http.request(method, path, json={})).status_code for _ in range(times)]
+
+
+async def test_a_route_limit_equal_to_the_default_allows_its_full_count(
+    make_app: AppFactory,
+) -> None:
+    """Each POST counts once against the default and once against its route: 20 fit, not 10."""
+    app = make_app(rate_limit_default="20/minute", rate_limit_routes={ITEMS_POST: "20/minute"})
+    async with client_for(app) as http:
+        allowed = await statuses_of(http, "POST", "/api/v1/items", 20)
+        refused = await http.post("/api/v1/items", json={})
+    assert 429 not in allowed
+    assert refused.status_code == 429
+    assert refused.headers["ratelimit-limit"] == "20"
+    assert refused.headers["ratelimit-remaining"] == "0"
+
+
+async def test_routes_with_equal_limits_have_their_own_budgets(make_app: AppFactory) -> None:
+    app = make_app(
+        rate_limit_default="1000/minute",
+        rate_limit_routes={"POST /a": "5/minute", "POST /b": "5/minute"},
+    )
+    async with client_for(app) as http:
+        first = await statuses_of(http, "POST", "/a", 6)
+        second = await statuses_of(http, "POST", "/b", 6)
+    assert [status == 429 for status in first] == [False] * 5 + [True]
+    assert [status == 429 for status in second] == [False] * 5 + [True]
+
+
+async def test_route_limits_count_on_top_of_the_default(make_app: AppFactory) -> None:
+    """The documented rule: other requests spend only the default; a limited route spends both.
+
+    With equal numbers the default binds: after 10 GETs, 10 POSTs fit (not 5), then
+    the default refuses POSTs and GETs alike.
+    """
+    app = make_app(rate_limit_default="20/minute", rate_limit_routes={ITEMS_POST: "20/minute"})
+    async with client_for(app) as http:
+        gets = await statuses_of(http, "GET", "/missing", 10)
+        posts = await statuses_of(http, "POST", "/api/v1/items", 11)
+        last_get = await http.get("/missing")
+    assert 429 not in gets
+    assert [status == 429 for status in posts] == [False] * 10 + [True]
+    assert last_get.status_code == 429
+
+
+async def test_a_stricter_default_also_binds_a_limited_route(make_app: AppFactory) -> None:
+    app = make_app(rate_limit_default="3/minute", rate_limit_routes={ITEMS_POST: "10/minute"})
+    async with client_for(app) as http:
+        allowed = await statuses_of(http, "POST", "/api/v1/items", 3)
+        refused = await http.post("/api/v1/items", json={})
+    assert 429 not in allowed
+    assert (refused.status_code, refused.headers["ratelimit-limit"]) == (429, "3")
+
+
 async def test_memory_store_is_bounded() -> None:
     storage = BoundedMemoryStorage(max_keys=1000)
     limiter = RateLimiter(default="5/minute", storage=storage)
@@ -97,23 +154,34 @@ async def test_memory_store_is_bounded() -> None:
 @pytest.mark.parametrize("client", ["203.0.113.7", "2001:db8:1:2::/64", "unknown"])
 async def test_counters_are_the_ones_limits_reads(client: str) -> None:
     """The precomputed keys are ``limits``' own: its strategy sees every hit we count."""
+    route = ITEMS_POST
     limiter = RateLimiter(
-        default="3/minute",
-        storage=BoundedMemoryStorage(),
-        route_limits={"POST /api/v1/items": "2/minute"},
+        default="3/minute", storage=BoundedMemoryStorage(), route_limits={route: "2/minute"}
     )
-    for limit, window in (
-        (limiter.default, limiter.default_window),
-        (limiter.route_limits["POST /api/v1/items"], limiter.route_windows["POST /api/v1/items"]),
-    ):
-        assert window.key(client) == limit.key_for(client)
-    assert (await limiter.hit(client, "POST /api/v1/items")).allowed
-    for item, remaining in ((limiter.default, 2), (limiter.route_limits["POST /api/v1/items"], 1)):
-        _, left = await limiter.strategy.get_window_stats(item, client)
+    windows = {"default": limiter.default_window, route: limiter.route_windows[route]}
+    items = {"default": limiter.default, route: limiter.route_limits[route]}
+    for namespace, window in windows.items():
+        assert window.key(client) == items[namespace].key_for(namespace, client)
+    assert (await limiter.hit(client, route)).allowed
+    for namespace, remaining in (("default", 2), (route, 1)):
+        _, left = await limiter.strategy.get_window_stats(items[namespace], namespace, client)
         assert left == remaining
-    assert (await limiter.hit(client, "POST /api/v1/items")).allowed
-    refused = await limiter.hit(client, "POST /api/v1/items")
+    assert (await limiter.hit(client, route)).allowed
+    refused = await limiter.hit(client, route)
     assert (refused.allowed, refused.limit, refused.remaining) == (False, 2, 0)
+
+
+async def test_each_namespace_is_one_counter_per_client() -> None:
+    """Store sizing: a client holds its default counter plus one per limited route it calls."""
+    storage = BoundedMemoryStorage()
+    routes = {"POST /a": "5/minute", "POST /b": "5/minute"}
+    limiter = RateLimiter(default="100/minute", storage=storage, route_limits=routes)
+    for route in ("GET /a", "GET /unlimited/1", "GET /unlimited/2", None):
+        await limiter.hit("203.0.113.7", route)
+    assert len(storage) == 1  # unlimited paths never add a key
+    for route in ("POST /a", "POST /b", "POST /a"):
+        await limiter.hit("203.0.113.7", route)
+    assert len(storage) == 3
 
 
 def test_redis_url_needs_the_redis_client(make_settings: SettingsFactory) -> None:

@@ -23,6 +23,7 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 
 __all__ = [
+    "DEFAULT_NAMESPACE",
     "BoundedMemoryStorage",
     "Closable",
     "Decision",
@@ -129,32 +130,47 @@ class Closable(Protocol):
     async def aclose(self) -> None: ...
 
 
+DEFAULT_NAMESPACE = "default"  # never a route key: those are "METHOD /path"
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
-    """One limit with its counter key split around the client key, computed once.
+    """One limit's counter, namespaced and split around the client key, computed once.
 
-    ``limits`` builds the key anew on every hit (a join of five strings); here the
-    hot path only concatenates. The parts come from ``limits``' own ``key_for``,
-    so the counters are the ones its strategy reads (same keys in Redis too).
+    The key is ``limits``' own ``key_for(namespace, client)``:
+    ``LIMITER/<namespace>/<client>/<amount>/<multiples>/<granularity>``. The
+    namespace (``default``, or the route key) keeps two limits with the same
+    numbers on separate counters. ``limits`` builds the key anew on every hit (a
+    join of six strings); here the hot path only concatenates, and its strategy
+    reads the same counters (same keys in Redis too).
     """
 
     item: limits.RateLimitItem
+    namespace: str
     prefix: str
     suffix: str
     expiry: int
 
     @classmethod
-    def of(cls, item: limits.RateLimitItem) -> Window:
+    def of(cls, item: limits.RateLimitItem, namespace: str) -> Window:
         marker = "\x00"  # never in a client key (an IP address)
-        prefix, _, suffix = item.key_for(marker).partition(marker)
-        return cls(item, prefix, suffix, item.get_expiry())
+        prefix, _, suffix = item.key_for(namespace, marker).partition(marker)
+        return cls(item, namespace, prefix, suffix, item.get_expiry())
 
     def key(self, client: str) -> str:
         return self.prefix + client + self.suffix
 
 
 class RateLimiter:
-    """A default limit per client, plus stricter limits for named routes."""
+    """A default limit per client, plus stricter limits for named routes.
+
+    Every request counts once against the client's default counter; a request on
+    a route in ``route_limits`` also counts once against that route's own counter
+    (on top of the default, never instead of it). Each route has its own counter
+    even when two limits have the same numbers, so one route's traffic never
+    spends another's budget. Only configured route keys become namespaces: a
+    request path never adds a key of its own.
+    """
 
     def __init__(
         self,
@@ -169,8 +185,15 @@ class RateLimiter:
         self.storage = storage
         self.strategy = FixedWindowRateLimiter(storage)
         self.fail_open = fail_open
-        self.default_window = Window.of(self.default)
-        self.route_windows = {route: Window.of(item) for route, item in self.route_limits.items()}
+        self.default_window = Window.of(self.default, DEFAULT_NAMESPACE)
+        self.route_windows = {
+            route: Window.of(item, route) for route, item in self.route_limits.items()
+        }
+        # The windows each request counts against, looked up once per request.
+        self._default_only: tuple[Window, ...] = (self.default_window,)
+        self._windows: dict[str, tuple[Window, ...]] = {
+            route: (self.default_window, window) for route, window in self.route_windows.items()
+        }
 
     async def aclose(self) -> None:
         """Release the store's connections (at server shutdown)."""
@@ -180,16 +203,20 @@ class RateLimiter:
     async def hit(self, key: str, route: str | None = None) -> Decision:
         """Count one request by ``key`` (on ``route``); never raises for a store failure.
 
-        Each hit is ``FixedWindowRateLimiter.hit``: one ``incr``, allowed up to the amount.
+        Each window's hit is ``FixedWindowRateLimiter.hit``: one ``incr``, allowed up to
+        the amount. The default is counted first; a request it refuses spends no
+        route budget.
         """
-        windows = [self.default_window]
-        if route is not None and (extra := self.route_windows.get(route)) is not None:
-            windows.append(extra)
+        windows = self._default_only
+        if route is not None:
+            windows = self._windows.get(route, windows)
         try:
             for window in windows:
                 item = window.item
                 if await self.storage.incr(window.key(key), window.expiry) > item.amount:
-                    reset_at, remaining = await self.strategy.get_window_stats(item, key)
+                    reset_at, remaining = await self.strategy.get_window_stats(
+                        item, window.namespace, key
+                    )
                     return Decision(
                         allowed=False,
                         limit=item.amount,
