@@ -140,3 +140,61 @@ async def test_a_cancelled_probe_decides_nothing() -> None:
     assert state(breaker) is State.HALF_OPEN
     await breaker.call(lambda: asyncio.sleep(0))  # the next call is the probe
     assert state(breaker) is State.CLOSED
+
+
+async def reached(upstream: UpstreamServer, hits: int) -> None:
+    """Wait (in a thread: the loop must go on sending) until the upstream saw ``hits``."""
+    assert await asyncio.to_thread(upstream.wait_for, lambda: upstream.total_hits >= hits)
+
+
+async def cancelled_fetch(gateway: Upstream, upstream: UpstreamServer) -> None:
+    """One fetch that reaches the (stalled) upstream, then is cancelled by its caller."""
+    task = asyncio.create_task(gateway.fetch(f"k{upstream.total_hits}"))
+    await reached(upstream, upstream.total_hits + 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_cancelled_calls_are_not_failures(
+    make_upstream: UpstreamFactory, upstream: UpstreamServer
+) -> None:
+    """A client that hangs up says nothing about the upstream: the circuit stays closed."""
+    gateway = make_upstream(cb_failure_threshold=2, cache_enabled=False, cb_recovery_timeout=30)
+    upstream.mode = "stall"
+    for _ in range(5):  # more than the threshold
+        await cancelled_fetch(gateway, upstream)
+        assert state(gateway.breaker) is State.CLOSED
+    upstream.mode = "ok"
+    assert await status_of(gateway) == 200  # called, not refused
+    assert upstream.total_hits == 6
+
+
+async def test_a_cancelled_upstream_probe_decides_nothing(
+    make_upstream: UpstreamFactory, upstream: UpstreamServer
+) -> None:
+    gateway = await opened(make_upstream, upstream)
+    await asyncio.sleep(RECOVERY + 0.05)
+    upstream.mode = "stall"
+    probe = asyncio.create_task(gateway.fetch("probe"))
+    await reached(upstream, 2)
+    assert await status_of(gateway) == 503  # one probe at a time
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    assert state(gateway.breaker) is State.HALF_OPEN  # not reopened
+    upstream.mode = "ok"
+    assert await status_of(gateway) == 200  # the next call is the probe
+    assert state(gateway.breaker) is State.CLOSED
+    assert upstream.total_hits == 3
+
+
+async def test_no_predicate_makes_a_cancellation_a_failure() -> None:
+    """Whatever ``is_failure`` says, only exceptions are judged; a cancellation is not one."""
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=30, is_failure=lambda _: True)
+    call = asyncio.create_task(breaker.call(lambda: asyncio.sleep(10)))
+    await asyncio.sleep(0.01)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert state(breaker) is State.CLOSED

@@ -35,8 +35,8 @@ class CircuitOpenError(Exception):
         self.retry_after = retry_after  # seconds until a call may be let through
 
 
-def _any_exception(error: BaseException) -> bool:
-    return isinstance(error, Exception)
+def _any_exception(error: Exception) -> bool:
+    return True
 
 
 class CircuitBreaker:
@@ -44,10 +44,12 @@ class CircuitBreaker:
     ``recovery_timeout`` seconds: one probe; its success closes, its failure reopens.
 
     ``is_failure`` says which exceptions count (others count as a success: the
-    upstream answered). A probe that is cancelled decides nothing: the next call
-    probes. Results of calls admitted before the circuit opened are ignored once it
-    has. Times come from ``time.monotonic``. No lock: the breaker lives on one event
-    loop and every change of state happens between two ``await``\\ s.
+    upstream answered). It is only asked about an :class:`Exception`: a call ended
+    by anything else (cancelled, the process stopping) decides nothing, whatever the
+    predicate; if it was the probe, the next call probes. Results of calls admitted
+    before the circuit opened are ignored once it has. Times come from
+    ``time.monotonic``. No lock: the breaker lives on one event loop and every
+    change of state happens between two ``await``\\ s.
     """
 
     def __init__(
@@ -55,7 +57,7 @@ class CircuitBreaker:
         *,
         failure_threshold: int,
         recovery_timeout: float,
-        is_failure: Callable[[BaseException], bool] = _any_exception,
+        is_failure: Callable[[Exception], bool] = _any_exception,
         clock: Callable[[], float] = time.monotonic,
         name: str = "upstream",
     ) -> None:
@@ -83,13 +85,17 @@ class CircuitBreaker:
         probe = self._admit()
         try:
             result = await operation()
-        except BaseException as error:
+        except Exception as error:
             if self.is_failure(error):
                 self._failed(probe)
-            elif isinstance(error, Exception):
+            else:
                 self._succeeded(probe)
-            elif probe:
-                self._probing = False  # cancelled: the next call probes instead
+            raise
+        except BaseException:
+            # Cancelled (the caller left, a timeout above us, shutdown): no word from
+            # the upstream, so no count; if this was the probe, the next call probes.
+            if probe:
+                self._probing = False
             raise
         self._succeeded(probe)
         return result

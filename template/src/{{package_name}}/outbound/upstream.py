@@ -59,8 +59,9 @@ class UpstreamError(Exception):
         return self.status in (502, 504)
 
 
-def _is_failure(error: BaseException) -> bool:
-    # Anything but an orderly "no such key" counts, unexpected errors included.
+def _is_failure(error: Exception) -> bool:
+    # Anything but an orderly "no such key" counts, unexpected errors included. The
+    # breaker asks only about exceptions: a cancellation never reaches this.
     return not isinstance(error, UpstreamError) or error.upstream_failed
 
 

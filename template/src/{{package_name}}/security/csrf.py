@@ -3,6 +3,14 @@
 Browsers send ``Origin`` on every cross-origin request and on same-origin
 POSTs; non-browser clients usually send none, and pass (they are not a CSRF
 vector). ``Origin: null`` (sandboxed frames, redirects) is refused.
+
+Our own origin is the request's scheme and ``Host``. When TLS terminates at a
+proxy in front of us, the request arrives over plain HTTP but the browser's page
+is ``https://<Host>``: that, and only that, is ours then. ``http://<Host>`` is
+not: the service is HTTPS-only (HSTS on every response), and a plain-HTTP page
+is one anybody on the network path can write. The ``Host`` itself is the
+browser's (a page cannot set it); ``TRUSTED_HOSTS``, checked before this layer,
+also shuts out names that are not ours (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -17,15 +25,19 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class CSRFMiddleware:
-    def __init__(self, app: ASGIApp, *, allowed_origins: Iterable[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, allowed_origins: Iterable[str], tls_terminated_upstream: bool
+    ) -> None:
         self.app = app
         self.allowed = frozenset(origin.lower().encode() for origin in allowed_origins)
+        self.https_only = tls_terminated_upstream
 
     def _own_origin(self, scope: Scope) -> bytes | None:
-        host = next((value for name, value in scope["headers"] if name == b"host"), None)
-        return (
-            None if host is None else scope.get("scheme", "http").encode() + b"://" + host.lower()
-        )
+        host: bytes | None = next((v for name, v in scope["headers"] if name == b"host"), None)
+        if host is None:
+            return None
+        scheme = b"https" if self.https_only else scope.get("scheme", "http").encode()
+        return scheme + b"://" + host.lower()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:

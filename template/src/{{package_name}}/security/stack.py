@@ -107,7 +107,11 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
             limiter=build_rate_limiter(settings),
             exempt_paths=HEALTH_PATHS,
         ),
-        Middleware(CSRFMiddleware, allowed_origins=settings.effective_cors_origins),
+        Middleware(
+            CSRFMiddleware,
+            allowed_origins=settings.effective_cors_origins,
+            tls_terminated_upstream=settings.tls_terminated_upstream,
+        ),
         Middleware(
             AuthMiddleware,
             verifiers=build_verifiers(settings),
