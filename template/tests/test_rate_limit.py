@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 
 import httpx
@@ -10,7 +11,13 @@ from pydantic import ValidationError
 
 from .asgi import exchange
 from .conftest import AppFactory, SettingsFactory, client_for
-from .service import HEALTH_PATHS, ROUTE_RATE_LIMITS, BoundedMemoryStorage, RateLimiter
+from .service import (
+    HEALTH_PATHS,
+    ROUTE_RATE_LIMITS,
+    BoundedMemoryStorage,
+    RateLimiter,
+    client_key,
+)
 from .test_headers import assert_hardened
 
 pytestmark = pytest.mark.anyio
@@ -149,6 +156,38 @@ async def test_memory_store_is_bounded() -> None:
     for i in range(20_000):
         await limiter.hit(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
     assert len(storage) == 1000
+
+
+async def test_a_full_store_forgets_no_live_window() -> None:
+    """More /64s than the store holds (an IPv6 /48 has 65,536): no way around the limit.
+
+    With eviction, each address would be forgotten before its sixth request and
+    start again at zero; instead, clients arriving while every window is live
+    share one overflow budget.
+    """
+    storage = BoundedMemoryStorage(max_keys=100)
+    limiter = RateLimiter(default="5/minute", storage=storage)
+    addresses = [client_key(f"2001:db8:7:{n:x}::1") for n in range(101)]
+    allowed = 0
+    for _ in range(50):
+        for address in addresses:
+            allowed += (await limiter.hit(address)).allowed
+    # Each tracked /64 its 5, the latecomer the shared 5 (making room for the shared
+    # counter forgets one tracked client, once); eviction would have allowed 5,050.
+    assert 500 <= allowed <= 5 * 102
+    assert len(storage) <= 100
+    assert not (await limiter.hit(addresses[0])).allowed  # still remembered: still refused
+
+
+async def test_counters_of_ended_windows_make_room() -> None:
+    storage = BoundedMemoryStorage(max_keys=100)
+    limiter = RateLimiter(default="5/second", storage=storage)
+    for n in range(100):
+        await limiter.hit(f"10.0.0.{n}")
+    await asyncio.sleep(1.1)  # every window has ended
+    for n in range(10):  # newcomers get counters of their own again, not the shared one
+        decisions = [await limiter.hit(f"10.0.1.{n}") for _ in range(5)]
+        assert all(decision.allowed for decision in decisions)
 
 
 @pytest.mark.parametrize("client", ["203.0.113.7", "2001:db8:1:2::/64", "unknown"])

@@ -5,7 +5,11 @@ and Redis). The memory store is our own subclass of ``limits``' async Storage:
 ``limits``' ``MemoryStorage`` grows one entry per client for the whole window
 and rescans every key on each request, so a flood of distinct addresses costs
 unbounded memory and O(keys) CPU per request. Ours holds at most
-``max_keys`` counters, evicting the oldest.
+``max_keys`` counters. When it is full of live windows, a new client is not
+given a counter of its own, which would mean forgetting a live one (and an
+attacker cycling through more addresses than ``max_keys`` — an IPv6 /48 holds
+65,536 /64s — would then never reach a limit): new clients share one overflow
+counter per limit until a window ends and frees room.
 """
 
 from __future__ import annotations
@@ -77,6 +81,21 @@ class BoundedMemoryStorage(Storage):
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return ValueError
 
+    def admits(self, key: str) -> bool:
+        """Whether ``key`` has, or can get, a counter without forgetting a live one.
+
+        The least recently used counter is the one given up: if its window has
+        ended, nothing is lost and it goes now; if not, the store is full.
+        """
+        counters = self._counters
+        if key in counters or len(counters) < self.max_keys:
+            return True
+        oldest, (_, expires) = next(iter(counters.items()))
+        if expires > time.monotonic():
+            return False
+        del counters[oldest]
+        return True
+
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.monotonic()
         count, expires = self._counters.pop(key, (0, 0.0))
@@ -131,6 +150,7 @@ class Closable(Protocol):
 
 
 DEFAULT_NAMESPACE = "default"  # never a route key: those are "METHOD /path"
+OVERFLOW_CLIENT = "overflow"  # never a client key: those are addresses, or "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +170,14 @@ class Window:
     prefix: str
     suffix: str
     expiry: int
+    overflow: str  # the counter new clients share while a bounded store is full
 
     @classmethod
     def of(cls, item: limits.RateLimitItem, namespace: str) -> Window:
         marker = "\x00"  # never in a client key (an IP address)
         prefix, _, suffix = item.key_for(namespace, marker).partition(marker)
-        return cls(item, namespace, prefix, suffix, item.get_expiry())
+        overflow = prefix + OVERFLOW_CLIENT + suffix
+        return cls(item, namespace, prefix, suffix, item.get_expiry(), overflow)
 
     def key(self, client: str) -> str:
         return self.prefix + client + self.suffix
@@ -210,12 +232,17 @@ class RateLimiter:
         windows = self._default_only
         if route is not None:
             windows = self._windows.get(route, windows)
+        # Only a bounded store can be full (Redis evicts by its own policy).
+        admits = getattr(self.storage, "admits", None)
         try:
             for window in windows:
                 item = window.item
-                if await self.storage.incr(window.key(key), window.expiry) > item.amount:
+                counter, client = window.key(key), key
+                if admits is not None and not admits(counter):
+                    counter, client = window.overflow, OVERFLOW_CLIENT  # full of live windows
+                if await self.storage.incr(counter, window.expiry) > item.amount:
                     reset_at, remaining = await self.strategy.get_window_stats(
-                        item, window.namespace, key
+                        item, window.namespace, client
                     )
                     return Decision(
                         allowed=False,
