@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,6 +28,12 @@ from .service import PACKAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 64 * 1024
+# The server with the test app (its extra routes); ``("-m", PACKAGE)`` is the service as deployed.
+TEST_APP = (
+    "-c",
+    f"from {PACKAGE}.server import serve; from {PACKAGE}.settings import Settings; "
+    "serve(Settings(), target='tests.wire_app:create_test_app')",
+)
 
 
 def auth_environment() -> dict[str, str]:
@@ -38,29 +45,38 @@ def auth_environment() -> dict[str, str]:
 
 
 @contextmanager
-def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start the service's server on a free port with the test app; stop it by PID."""
+def running_server(
+    *, command: Sequence[str] = TEST_APP, output: Path | None = None, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``python <command>`` on a free port; stop it by PID.
+
+    With ``output`` (a directory), what the process prints goes to its files
+    ``stdout`` and ``stderr``; otherwise it is discarded.
+    """
     port = free_port()
-    script = (
-        f"from {PACKAGE}.server import serve; from {PACKAGE}.settings import Settings; "
-        "serve(Settings(), target='tests.wire_app:create_test_app')"
-    )
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PORT": str(port),
+        "GRPC_PORT": str(free_port()),  # read only when the service has gRPC
         "TRUSTED_HOSTS": "127.0.0.1",
         "SHUTDOWN_GRACE": "3",
         "RATE_LIMIT_STORAGE_URL": "memory://",
         **auth_environment(),
         **env,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with ExitStack() as files:
+        stdout, stderr = (
+            (subprocess.DEVNULL, subprocess.DEVNULL)
+            if output is None
+            else (files.enter_context((output / name).open("wb")) for name in ("stdout", "stderr"))
+        )
+        process = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=stdout,
+            stderr=stderr,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -168,8 +184,10 @@ def test_a_stuck_request_does_not_hold_up_shutdown() -> None:
     3.12+ waits for open connections, so there REQUEST_TIMEOUT is the bound (the
     timeout layer answers 504). Either way: within the larger of the two.
     """
-    environment = {"SHUTDOWN_GRACE": "1", "REQUEST_TIMEOUT": "3"}
-    with running_server(**environment) as (base, process), ThreadPoolExecutor(1) as pool:
+    with (
+        running_server(SHUTDOWN_GRACE="1", REQUEST_TIMEOUT="3") as (base, process),
+        ThreadPoolExecutor(1) as pool,
+    ):
         stuck = pool.submit(
             httpx.get,
             f"{base}/_test/slow",
@@ -187,3 +205,70 @@ def test_a_stuck_request_does_not_hold_up_shutdown() -> None:
         except httpx.TransportError:
             answer = None  # cut off
         assert answer != 200  # cut off or answered with an error, never finished late
+
+
+def test_everything_the_server_prints_is_a_json_line(tmp_path: Path) -> None:
+    """Start, one request, SIGTERM: every line on stdout and stderr is JSON, the server's too.
+
+    The server's own start line (which names the address it listens on) must be
+    among them, as JSON: its lines are routed through our renderer, not dropped.
+    Two workers: each worker process logs through the same renderer.
+    """
+    with running_server(
+        command=("-m", PACKAGE), output=tmp_path, LOG_FORMAT="json", WORKERS="2"
+    ) as (
+        base,
+        process,
+    ):
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    printed = {name: (tmp_path / name).read_text().splitlines() for name in ("stdout", "stderr")}
+    not_json = [
+        f"{name}: {line}"
+        for name, lines in printed.items()
+        for line in lines
+        if line.strip() and not is_json_object(line)
+    ]
+    assert not_json == []
+    records = [json.loads(line) for lines in printed.values() for line in lines if line.strip()]
+    address = base.removeprefix("http://")
+    server_lines = [r for r in records if not r.get("logger", "").startswith(PACKAGE)]
+    assert any(address in str(r["event"]) for r in server_lines), "the server's start line"
+    assert any(r.get("logger") == f"{PACKAGE}.access" for r in records)
+    assert not [r for r in server_lines if "/health" in str(r["event"])]  # ours is the access log
+
+
+def test_a_server_that_cannot_start_says_why_in_json() -> None:
+    """Port taken: the process exits non-zero, and its error is a JSON line too."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", PACKAGE],
+            cwd=PROJECT_ROOT,
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PORT": str(taken.getsockname()[1]),
+                "GRPC_PORT": str(free_port()),
+                "LOG_FORMAT": "json",
+                "RATE_LIMIT_STORAGE_URL": "memory://",
+                **auth_environment(),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert [line for line in lines if not is_json_object(line)] == []
+    levels = {json.loads(line)["level"] for line in lines}
+    assert levels & {"error", "critical"}  # the failure is reported, not swallowed
+
+
+def is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return False
