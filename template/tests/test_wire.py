@@ -13,10 +13,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,17 +45,9 @@ def auth_environment() -> dict[str, str]:
     }
 
 
-@contextmanager
-def running_server(
-    *, command: Sequence[str] = TEST_APP, output: Path | None = None, **env: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start ``python <command>`` on a free port; stop it by PID.
-
-    With ``output`` (a directory), what the process prints goes to its files
-    ``stdout`` and ``stderr``; otherwise it is discarded.
-    """
-    port = free_port()
-    environment = {
+def server_environment(port: int, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the server runs with in these tests: ``env`` over the defaults."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PORT": str(port),
         "GRPC_PORT": str(free_port()),  # read only when the service has gRPC
@@ -64,6 +57,25 @@ def running_server(
         **auth_environment(),
         **env,
     }
+
+
+@contextmanager
+def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start the service's server on a free port with the test app; stop it by PID."""
+    with serving(TEST_APP, env) as running:
+        yield running
+
+
+@contextmanager
+def serving(
+    command: Sequence[str], env: Mapping[str, str], output: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``python <command>`` on a free port, wait for ``/health``; stop it by PID.
+
+    With ``output`` (a directory), what the process prints goes to its files
+    ``stdout`` and ``stderr``; otherwise it is discarded.
+    """
+    port = free_port()
     with ExitStack() as files:
         stdout, stderr = (
             (subprocess.DEVNULL, subprocess.DEVNULL)
@@ -73,7 +85,7 @@ def running_server(
         process = subprocess.Popen(
             [sys.executable, *command],
             cwd=PROJECT_ROOT,
-            env=environment,
+            env=server_environment(port, env),
             stdout=stdout,
             stderr=stderr,
         )
@@ -184,10 +196,8 @@ def test_a_stuck_request_does_not_hold_up_shutdown() -> None:
     3.12+ waits for open connections, so there REQUEST_TIMEOUT is the bound (the
     timeout layer answers 504). Either way: within the larger of the two.
     """
-    with (
-        running_server(SHUTDOWN_GRACE="1", REQUEST_TIMEOUT="3") as (base, process),
-        ThreadPoolExecutor(1) as pool,
-    ):
+    environment = {"SHUTDOWN_GRACE": "1", "REQUEST_TIMEOUT": "3"}
+    with running_server(**environment) as (base, process), ThreadPoolExecutor(1) as pool:
         stuck = pool.submit(
             httpx.get,
             f"{base}/_test/slow",
@@ -210,61 +220,49 @@ def test_a_stuck_request_does_not_hold_up_shutdown() -> None:
 def test_everything_the_server_prints_is_a_json_line(tmp_path: Path) -> None:
     """Start, one request, SIGTERM: every line on stdout and stderr is JSON, the server's too.
 
-    The server's own start line (which names the address it listens on) must be
-    among them, as JSON: its lines are routed through our renderer, not dropped.
-    Two workers: each worker process logs through the same renderer.
+    The service as deployed (``python -m``), with two workers: the server's
+    main process and each worker log through our renderer. Its start line (which
+    names the address it listens on) must be there, as JSON: captured, not dropped.
     """
-    with running_server(
-        command=("-m", PACKAGE), output=tmp_path, LOG_FORMAT="json", WORKERS="2"
-    ) as (
-        base,
-        process,
-    ):
+    env = {"LOG_FORMAT": "json", "WORKERS": "2"}
+    with serving(("-m", PACKAGE), env, output=tmp_path) as (base, process):
         assert httpx.get(f"{base}/health", timeout=5).status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
-    printed = {name: (tmp_path / name).read_text().splitlines() for name in ("stdout", "stderr")}
-    not_json = [
-        f"{name}: {line}"
-        for name, lines in printed.items()
-        for line in lines
-        if line.strip() and not is_json_object(line)
-    ]
-    assert not_json == []
-    records = [json.loads(line) for lines in printed.values() for line in lines if line.strip()]
+    printed = [(tmp_path / name).read_text() for name in ("stdout", "stderr")]
+    records = json_lines(*printed)
     address = base.removeprefix("http://")
-    server_lines = [r for r in records if not r.get("logger", "").startswith(PACKAGE)]
-    assert any(address in str(r["event"]) for r in server_lines), "the server's start line"
-    assert any(r.get("logger") == f"{PACKAGE}.access" for r in records)
-    assert not [r for r in server_lines if "/health" in str(r["event"])]  # ours is the access log
+    server_lines = [line for line in records if not line.get("logger", "").startswith(PACKAGE)]
+    assert any(address in str(line["event"]) for line in server_lines)  # e.g. "Listening at"
+    assert any(line.get("logger") == f"{PACKAGE}.access" for line in records)
+    assert not [line for line in server_lines if "/health" in str(line["event"])]  # ours only
 
 
 def test_a_server_that_cannot_start_says_why_in_json() -> None:
-    """Port taken: the process exits non-zero, and its error is a JSON line too."""
+    """Port taken: the process exits non-zero, and says why in a JSON line too."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
+        port = taken.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", PACKAGE],
             cwd=PROJECT_ROOT,
-            env={
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "PORT": str(taken.getsockname()[1]),
-                "GRPC_PORT": str(free_port()),
-                "LOG_FORMAT": "json",
-                "RATE_LIMIT_STORAGE_URL": "memory://",
-                **auth_environment(),
-            },
+            env=server_environment(port, {"LOG_FORMAT": "json"}),
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
     assert result.returncode != 0
-    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
-    assert [line for line in lines if not is_json_object(line)] == []
-    levels = {json.loads(line)["level"] for line in lines}
+    levels = {line["level"] for line in json_lines(result.stdout, result.stderr)}
     assert levels & {"error", "critical"}  # the failure is reported, not swallowed
+
+
+def json_lines(*outputs: str) -> list[dict[str, Any]]:
+    """Every non-empty line of ``outputs``, parsed; fails listing each line that is not JSON."""
+    lines = [line for output in outputs for line in output.splitlines() if line.strip()]
+    assert [line for line in lines if not is_json_object(line)] == []
+    return [json.loads(line) for line in lines]
 
 
 def is_json_object(line: str) -> bool:
