@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import pytest
 import structlog
@@ -104,6 +105,26 @@ async def test_console_lines_carry_no_secret_and_cannot_be_forged(
     assert not any(line.startswith(FORGED) for line in out.splitlines())
     assert "\x1b[2J" not in out  # a terminal escape from a value is shown, not run
     assert "\\n" + FORGED in out
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_an_exception_that_ends_the_process_is_one_redacted_line(
+    make_settings: SettingsFactory, capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    """What Python would print raw on stderr goes through the renderer and the redaction."""
+    configure_logging(make_settings(log_format=log_format))
+    capsys.readouterr()
+    try:
+        raise OSError(f"cannot reach redis://:{PASSWORD}@cache:6379 with {CONFIGURED[0]}")
+    except OSError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "uncaught_exception" in out
+    assert "cannot reach redis://" in out
+    assert PASSWORD not in out
+    assert CONFIGURED[0] not in out
+    assert "critical" in out
 
 
 @pytest.mark.parametrize(

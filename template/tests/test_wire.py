@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +29,12 @@ from .service import PACKAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 64 * 1024
+# The server with the test app (its extra routes); ``("-m", PACKAGE)`` is the service as deployed.
+TEST_APP = (
+    "-c",
+    f"from {PACKAGE}.server import serve; from {PACKAGE}.settings import Settings; "
+    "serve(Settings(), target='tests.wire_app:create_test_app')",
+)
 
 
 def auth_environment() -> dict[str, str]:
@@ -37,30 +45,50 @@ def auth_environment() -> dict[str, str]:
     }
 
 
-@contextmanager
-def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start the service's server on a free port with the test app; stop it by PID."""
-    port = free_port()
-    script = (
-        f"from {PACKAGE}.server import serve; from {PACKAGE}.settings import Settings; "
-        "serve(Settings(), target='tests.wire_app:create_test_app')"
-    )
-    environment = {
+def server_environment(port: int, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the server runs with in these tests: ``env`` over the defaults."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PORT": str(port),
+        "GRPC_PORT": str(free_port()),  # read only when the service has gRPC
         "TRUSTED_HOSTS": "127.0.0.1",
         "SHUTDOWN_GRACE": "3",
         "RATE_LIMIT_STORAGE_URL": "memory://",
         **auth_environment(),
         **env,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-c", script],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+
+
+@contextmanager
+def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start the service's server on a free port with the test app; stop it by PID."""
+    with serving(TEST_APP, env) as running:
+        yield running
+
+
+@contextmanager
+def serving(
+    command: Sequence[str], env: Mapping[str, str], output: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``python <command>`` on a free port, wait for ``/health``; stop it by PID.
+
+    With ``output`` (a directory), what the process prints goes to its files
+    ``stdout`` and ``stderr``; otherwise it is discarded.
+    """
+    port = free_port()
+    with ExitStack() as files:
+        stdout, stderr = (
+            (subprocess.DEVNULL, subprocess.DEVNULL)
+            if output is None
+            else (files.enter_context((output / name).open("wb")) for name in ("stdout", "stderr"))
+        )
+        process = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=PROJECT_ROOT,
+            env=server_environment(port, env),
+            stdout=stdout,
+            stderr=stderr,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -187,3 +215,58 @@ def test_a_stuck_request_does_not_hold_up_shutdown() -> None:
         except httpx.TransportError:
             answer = None  # cut off
         assert answer != 200  # cut off or answered with an error, never finished late
+
+
+def test_everything_the_server_prints_is_a_json_line(tmp_path: Path) -> None:
+    """Start, one request, SIGTERM: every line on stdout and stderr is JSON, the server's too.
+
+    The service as deployed (``python -m``), with two workers: the server's
+    main process and each worker log through our renderer. Its start line (which
+    names the address it listens on) must be there, as JSON: captured, not dropped.
+    """
+    env = {"LOG_FORMAT": "json", "WORKERS": "2"}
+    with serving(("-m", PACKAGE), env, output=tmp_path) as (base, process):
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    printed = [(tmp_path / name).read_text() for name in ("stdout", "stderr")]
+    records = json_lines(*printed)
+    address = base.removeprefix("http://")
+    server_lines = [line for line in records if not line.get("logger", "").startswith(PACKAGE)]
+    assert any(address in str(line["event"]) for line in server_lines)  # e.g. "Listening at"
+    assert any(line.get("logger") == f"{PACKAGE}.access" for line in records)
+    assert not [line for line in server_lines if "/health" in str(line["event"])]  # ours only
+
+
+def test_a_server_that_cannot_start_says_why_in_json() -> None:
+    """Port taken: the process exits non-zero, and says why in a JSON line too."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", PACKAGE],
+            cwd=PROJECT_ROOT,
+            env=server_environment(port, {"LOG_FORMAT": "json"}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode != 0
+    levels = {line["level"] for line in json_lines(result.stdout, result.stderr)}
+    assert levels & {"error", "critical"}  # the failure is reported, not swallowed
+
+
+def json_lines(*outputs: str) -> list[dict[str, Any]]:
+    """Every non-empty line of ``outputs``, parsed; fails listing each line that is not JSON."""
+    lines = [line for output in outputs for line in output.splitlines() if line.strip()]
+    assert [line for line in lines if not is_json_object(line)] == []
+    return [json.loads(line) for line in lines]
+
+
+def is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return False

@@ -5,7 +5,8 @@ the context variable the request-id layer sets, so no per-request binding).
 Every line, ours or a library's, passes the redaction rules of
 ``security.redaction`` last, after tracebacks are rendered, so exception
 messages are scrubbed too; values cannot break a line (JSON escapes control
-characters; the console renderer gets them escaped first).
+characters; the console renderer gets them escaped first). An exception
+nothing caught (a server that cannot bind its port) is logged the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any, BinaryIO
 
 import orjson
@@ -157,6 +159,21 @@ class LineWriterFactory:
         return LineWriter(self.file)
 
 
+def log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    """``sys.excepthook``: the exception that ends the process, as one rendered, redacted line.
+
+    Python would print it as raw text on stderr, past the renderer and the
+    redaction rules (an error message can quote a URL with its password).
+    """
+    if issubclass(kind, KeyboardInterrupt):  # Ctrl+C at a prompt: Python's own short note
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logger = structlog.get_logger().bind(logger=__name__)
+    logger.critical("uncaught_exception", exc_info=(kind, error, traceback))
+
+
 def configure_logging(settings: Settings, *, first: Sequence[Processor] = ()) -> None:
     """Configure structlog (and route stdlib logging through the same renderer).
 
@@ -219,3 +236,4 @@ def configure_logging(settings: Settings, *, first: Sequence[Processor] = ()) ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    sys.excepthook = log_uncaught
