@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -85,6 +86,32 @@ def test_no_jinja_left_in_rendered_files(template: Path, tmp_path: Path, variant
             assert not JINJA_LEFTOVER.search(text), f"Jinja left in {path.relative_to(project)}"
             assert not path.name.endswith(".jinja")
             assert "{{" not in str(path)
+
+
+def settings_fields(project: Path) -> set[str]:
+    """The environment names of the fields of the rendered ``Settings`` class."""
+    (source,) = project.glob("src/*/settings.py")
+    tree = ast.parse(source.read_text())
+    (settings,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Settings"]
+    return {
+        node.target.id.upper()
+        for node in settings.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        if node.target.id != "model_config"
+    }
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_env_example_names_every_setting(template: Path, tmp_path: Path, variant: Any) -> None:
+    """The rendered README sends users to .env.example for the configuration: all of it.
+
+    Checked here, not in the service's own suite, so that a setting a team adds
+    later does not fail their checks after an update.
+    """
+    project = render(template, tmp_path / "p", variant.answers)
+    text = (project / ".env.example").read_text()
+    missing = {name for name in settings_fields(project) if not re.search(rf"\b{name}\b", text)}
+    assert missing == set()
 
 
 def test_answers_are_recorded_for_updates(template: Path, tmp_path: Path) -> None:
