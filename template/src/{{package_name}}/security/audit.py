@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 
 import structlog
 
-from ._asgi import ASGIApp, ErrorResponse, Message, Receive, Scope, Send
+from ._asgi import ASGIApp, Message, Receive, Scope, Send
 from .client import client_ip
 from .csrf import SAFE_METHODS
 from .principal import current_principal
@@ -30,7 +30,7 @@ class AuditMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 0  # nothing sent yet
+        status = 500  # if nothing is sent at all, the server answers 500
 
         def status_send(message: Message) -> Awaitable[None]:
             nonlocal status
@@ -40,12 +40,7 @@ class AuditMiddleware:
 
         try:
             await self.app(scope, receive, status_send)
-        except ErrorResponse as error:
-            if not status:  # the error layer outside answers it (the timeout's 504)
-                status = error.status
-            raise
         finally:
-            status = status or 500  # what the error layer outside answers otherwise
             if scope["method"] not in SAFE_METHODS or status in AUTH_FAILURES:
                 principal = current_principal(scope)
                 self.logger.info(

@@ -170,14 +170,12 @@ class Window:
     prefix: str
     suffix: str
     expiry: int
-    overflow: str  # the counter new clients share while a bounded store is full
 
     @classmethod
     def of(cls, item: limits.RateLimitItem, namespace: str) -> Window:
         marker = "\x00"  # never in a client key (an IP address)
         prefix, _, suffix = item.key_for(namespace, marker).partition(marker)
-        overflow = prefix + OVERFLOW_CLIENT + suffix
-        return cls(item, namespace, prefix, suffix, item.get_expiry(), overflow)
+        return cls(item, namespace, prefix, suffix, item.get_expiry())
 
     def key(self, client: str) -> str:
         return self.prefix + client + self.suffix
@@ -239,7 +237,8 @@ class RateLimiter:
                 item = window.item
                 counter, client = window.key(key), key
                 if admits is not None and not admits(counter):
-                    counter, client = window.overflow, OVERFLOW_CLIENT  # full of live windows
+                    client = OVERFLOW_CLIENT  # full of live windows: the shared counter
+                    counter = window.key(client)
                 if await self.storage.incr(counter, window.expiry) > item.amount:
                     reset_at, remaining = await self.strategy.get_window_stats(
                         item, window.namespace, client

@@ -179,18 +179,14 @@ class Redactor:
     def _remember_name(self, name: Any) -> bool:
         if type(name) is not str or is_sensitive_name(name) or not self._is_clean(name):
             return False
-        if len(self._names) >= _CLEAN_CACHE_SIZE:
-            self._names.clear()
-        self._names[name] = None
+        _remember(self._names, name)
         return True
 
     def _remember_if_clean(self, text: str) -> bool:
         if not self._is_clean(text):
             return False
         if len(text) <= _CLEAN_MAX_LENGTH:
-            if len(self._clean) >= _CLEAN_CACHE_SIZE:
-                self._clean.clear()
-            self._clean[text] = None
+            _remember(self._clean, text)
         return True
 
     def _is_clean(self, text: str) -> bool:
@@ -255,6 +251,13 @@ class Redactor:
             items = [self._scrub_strings(item) for item in value]
             return tuple(items) if isinstance(value, tuple) else items
         return value
+
+
+def _remember(known: dict[str, None], text: str) -> None:
+    """Add to a bounded set of known-clean strings (cleared when full)."""
+    if len(known) >= _CLEAN_CACHE_SIZE:
+        known.clear()
+    known[text] = None
 
 
 def _json_escaped(value: str) -> bytes:
