@@ -8,10 +8,13 @@ extension is safe to load, but Copier still requires ``--trust`` for any
 from __future__ import annotations
 
 import keyword
+import os
 import re
 import sys
 from typing import Any
 
+import yaml
+from copier.errors import UserMessageError
 from copier_template_extensions import ContextHook
 from jinja2 import Environment
 from jinja2.ext import Extension
@@ -60,6 +63,8 @@ AUTH_ENV_VARS: dict[str, tuple[str, ...]] = {
     "bearer": ("API_BEARER_TOKENS",),
     "jwt": ("JWT_SECRET_KEY", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"),
 }
+# Where each framework serves its API docs (debug mode only).
+DOCS_PATHS: dict[str, str] = {"fastapi": "/docs", "litestar": "/schema", "quart": "/docs"}
 STORAGE_URLS: dict[str, str] = {
     "memory": "memory://",
     "redis": "redis://127.0.0.1:6379/0",
@@ -121,6 +126,18 @@ DEV_DEPENDENCIES: tuple[str, ...] = (
 )
 
 
+# The values each choice question accepts (copier.yml lists the same, with labels;
+# tests/test_extensions.py checks the two agree).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "license": ("LicenseRef-Proprietary", "MIT", "Apache-2.0", "BSD-3-Clause"),
+    "python_version": ("3.13", "3.12", "3.11"),
+    "framework": tuple(FRAMEWORK_DEPENDENCIES),
+    "server": tuple(SERVER_DEPENDENCIES),
+    "auth_methods": tuple(AUTH_DEPENDENCIES),
+    "rate_limit_storage": tuple(STORAGE_DEPENDENCIES),
+}
+
+
 def slugify(text: str) -> str:
     """Turn a free-form project name into a distribution slug."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "service"
@@ -173,7 +190,11 @@ def email_problem(email: str) -> str:
 
 
 def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
-    """Requirement strings the service needs at run time, sorted for stable diffs."""
+    """Requirement strings the service needs at run time, sorted for stable diffs.
+
+    An answer outside the choices adds nothing here: Copier itself refuses it with a
+    clear message, which it can only do if this hook has not crashed first.
+    """
     framework = str(answers.get("framework", "fastapi"))
     server = str(answers.get("server", "granian"))
     storage = str(answers.get("rate_limit_storage", "memory"))
@@ -181,9 +202,9 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
     return sorted(
         {
             *RUNTIME_DEPENDENCIES,
-            *FRAMEWORK_DEPENDENCIES[framework],
-            *SERVER_DEPENDENCIES[server],
-            *STORAGE_DEPENDENCIES[storage],
+            *FRAMEWORK_DEPENDENCIES.get(framework, ()),
+            *SERVER_DEPENDENCIES.get(server, ()),
+            *STORAGE_DEPENDENCIES.get(storage, ()),
             *auth,
             *(GRPC_DEPENDENCIES if answers.get("grpc") else ()),
             *([sentry_requirement(answers)] if answers.get("sentry") else []),
@@ -195,7 +216,8 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
 def sentry_requirement(answers: dict[str, Any]) -> str:
     """sentry-sdk with the integrations this variant needs (framework, and gRPC if on)."""
     parts = [str(answers.get("framework", "fastapi"))] + (["grpc"] if answers.get("grpc") else [])
-    return SENTRY_REQUIREMENT.format(extras=",".join(SENTRY_EXTRAS[part] for part in parts))
+    extras = [SENTRY_EXTRAS[part] for part in parts if part in SENTRY_EXTRAS]
+    return SENTRY_REQUIREMENT.format(extras=",".join(extras))
 
 
 def opentelemetry_dependencies(answers: dict[str, Any]) -> tuple[str, ...]:
@@ -224,6 +246,60 @@ def auth_methods_problem(methods: list[str]) -> str:
     return ""
 
 
+def choice_problem(question: str, value: Any) -> str:
+    """Empty string if ``value`` is one of ``question``'s choices (each one, for a list)."""
+    allowed = CHOICES[question]
+    if isinstance(value, str) and value.startswith("["):
+        value = yaml.safe_load(value)  # `--data 'auth_methods=[api_key, jwt]'`
+    for item in value if isinstance(value, list) else [value]:
+        if str(item) not in allowed:
+            return (
+                f"{question}={item!r} is not a choice; use one of: {', '.join(allowed)} "
+                f"(e.g. --data {question}={allowed[0]})"
+            )
+    return ""
+
+
+# Questions with a validator, by the function that checks a typed answer.
+VALIDATORS = {
+    "project_name": lambda value: project_name_problem(str(value)),
+    "project_slug": lambda value: slug_problem(str(value)),
+    "package_name": lambda value: package_name_problem(str(value)),
+    "author_email": lambda value: email_problem(str(value)),
+}
+
+
+def data_problem(data: dict[str, Any]) -> str:
+    """Why answers given with ``--data`` cannot be used, or an empty string.
+
+    Copier checks ``--data`` too, but only after this extension's context hook has
+    run, and it answers with a traceback; this says the same in one line.
+    """
+    for question, value in data.items():
+        if question in CHOICES:
+            problem = choice_problem(question, value)
+        elif question in VALIDATORS:
+            problem = VALIDATORS[question](value) and f"{question}: {VALIDATORS[question](value)}"
+        else:
+            continue
+        if problem:
+            return problem
+    return ""
+
+
+def remembered_answers(answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers file's content, with a local template path made absolute.
+
+    Copier stores ``_src_path`` as typed: rendered with ``copier copy . ../svc``,
+    ``copier update`` inside the service would resolve ``.`` to the service itself.
+    A URL (``https://``, ``gh:``, ``git@``) is kept as it is.
+    """
+    source = os.path.expanduser(str(answers.get("_src_path", "")))
+    if not source or ":" in source or os.path.isabs(source):
+        return answers
+    return {**answers, "_src_path": os.path.abspath(source)}
+
+
 class BulwarkFilters(Extension):
     """Registers the naming and validation helpers as Jinja filters."""
 
@@ -237,6 +313,7 @@ class BulwarkFilters(Extension):
             package_name_problem=package_name_problem,
             email_problem=email_problem,
             auth_methods_problem=auth_methods_problem,
+            remembered_answers=remembered_answers,
         )
 
 
@@ -244,15 +321,19 @@ class BulwarkContext(ContextHook):
     """Adds values derived from the answers, so templates test flags instead of lists."""
 
     def hook(self, context: dict[str, Any]) -> None:
+        problem = data_problem(dict(context["_copier_conf"]["data"] or {}))
+        if problem:
+            raise UserMessageError(problem)
         context["runtime_dependencies"] = runtime_dependencies(context)
         context["dev_dependencies"] = dev_dependencies(context)
         context["auth_methods_ordered"] = auth_methods(context)
         context["auth_env_vars"] = [
             name for method in auth_methods(context) for name in AUTH_ENV_VARS[method]
         ]
-        context["rate_limit_storage_url"] = STORAGE_URLS[
-            str(context.get("rate_limit_storage", "memory"))
-        ]
+        context["rate_limit_storage_url"] = STORAGE_URLS.get(
+            str(context.get("rate_limit_storage", "memory")), ""
+        )
+        context["docs_path"] = DOCS_PATHS.get(str(context.get("framework", "fastapi")), "/docs")
         context["python_tag"] = "py" + str(context.get("python_version", "3.13")).replace(".", "")
         # The container's Python is the distroless image's (python3-debian13 ships 3.13
         # only); the builder image must match it, whatever the project's minimum is.

@@ -11,6 +11,7 @@ rlimits here), set through a containers.conf of our own.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -131,3 +132,22 @@ def wait_for(url: str, seconds: float = 30) -> tuple[int, dict[str, str], bytes]
 def inspect(name: str, env: Mapping[str, str]) -> dict[str, Any]:
     found: list[dict[str, Any]] = json.loads(podman("inspect", name, env=env).stdout)
     return found[0]
+
+
+def main() -> None:
+    """``python -m tests.podman``: build the stand-in base image now, saying so (scripts/test)."""
+    workdir = Path.home() / ".cache" / "bulwark-tests" / "podman"
+    env = {**os.environ, **engine_environment(workdir)}
+    if podman("image", "exists", BASE_IMAGE, env=env, check=False).returncode == 0:
+        print(f"base image: {BASE_IMAGE} is ready")
+        return
+    print(
+        f"base image: building {BASE_IMAGE} with debootstrap (Debian bookworm, python3); "
+        "about 1-2 minutes, once per machine...",
+        flush=True,
+    )
+    print(f"base image: built in {ensure_base_image(workdir, env):.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

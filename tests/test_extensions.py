@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
 
 from extensions.bulwark import (
+    CHOICES,
     package_name_problem,
+    remembered_answers,
     runtime_dependencies,
     slug_problem,
     slugify,
     to_identifier,
 )
+
+from .harness import REPO
+
+# Copier prints "? <question> (<type>)" and the help with a marker: 62 characters
+# of help leave room for both at 80 columns.
+HELP_WIDTH = 62
 
 
 @pytest.mark.parametrize(
@@ -47,3 +60,56 @@ def test_opentelemetry_adds_its_packages_only_when_chosen() -> None:
     assert not any(d.startswith("opentelemetry-instrumentation-grpc") for d in http_only)
     with_grpc = otel({"opentelemetry": True, "grpc": True})
     assert any(d.startswith("opentelemetry-instrumentation-grpc") for d in with_grpc)
+
+
+def test_choices_match_copier_yml() -> None:
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    for name, allowed in CHOICES.items():
+        choices = questions[name]["choices"]
+        values = list(choices.values()) if isinstance(choices, dict) else list(choices)
+        assert tuple(str(value) for value in values) == allowed, name
+
+
+def test_every_help_fits_one_short_line() -> None:
+    """Copier shows the help beside the prompt: at 80 columns a longer one is cut."""
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    for name, question in questions.items():
+        if isinstance(question, dict) and "help" in question:
+            assert "\n" not in question["help"], name
+            assert len(question["help"]) <= HELP_WIDTH, name
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("framework=django", "framework='django' is not a choice; use one of: fastapi, litestar"),
+        ("server=gunicorn", "server='gunicorn' is not a choice; use one of: granian, uvicorn"),
+        ("rate_limit_storage=postgres", "rate_limit_storage='postgres' is not a choice"),
+        ("framework=Litestar", "framework='Litestar' is not a choice"),
+        ("auth_methods=[api_key, oauth]", "auth_methods='oauth' is not a choice"),
+        ("project_slug=Orders_API", "project_slug: 'Orders_API' is not a valid slug"),
+    ],
+)
+def test_a_wrong_answer_is_one_line_and_a_failure(
+    template: Path, tmp_path: Path, data: str, message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--data", data,
+         str(template), str(tmp_path / "service")],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "service").exists()
+
+
+def test_a_relative_template_path_is_remembered_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert remembered_answers({"_src_path": "."})["_src_path"] == str(tmp_path)
+    for kept in ("/abs/bulwark", "gh:org/bulwark", "https://example.com/b.git", "git@h:o/b"):
+        assert remembered_answers({"_src_path": kept})["_src_path"] == kept
