@@ -8,6 +8,7 @@ none is hidden with ``when:``; every question is asked.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -20,6 +21,14 @@ CLEAR = "\x15"  # Ctrl-U: clear the line (the prompt is pre-filled with the defa
 DOWN = "\x1b[B"
 ENTER = "\r"
 SPACE = " "
+
+
+QUESTIONS = yaml.safe_load((Path(__file__).resolve().parent.parent / "copier.yml").read_text())
+
+
+def help_of(question: str) -> str:
+    """The whole help line of ``question``, as a pattern: shown cut, it does not match."""
+    return re.escape(QUESTIONS[question]["help"])
 
 
 def expect(child: pexpect.spawn[str], pattern: str, timeout: float = 30) -> None:
@@ -56,42 +65,41 @@ def test_a_person_answers_every_question(template: Path, tmp_path: Path) -> None
     log = (tmp_path / "terminal.log").open("w")
     child.logfile_read = log
     try:
-        refused_then_answered(child, "Human-readable name", "", "must not be empty", "Orders API")
+        refused_then_answered(child, help_of("project_name"), "", "must not be empty", "Orders API")
         refused_then_answered(
-            child, "Distribution name", "Bad Slug!", "is not a valid slug", "orders-api"
+            child, help_of("project_slug"), "Bad Slug!", "is not a valid slug", "orders-api"
         )
         refused_then_answered(
-            child, "Python import name", "class", "is a Python keyword", "orders_api"
+            child, help_of("package_name"), "class", "is a Python keyword", "orders_api"
         )
-        answer_text(child, "One sentence", "Takes and tracks orders.")
-        answer_text(child, "Author or team name", "Payments Team")
+        answer_text(child, help_of("description"), "Takes and tracks orders.")
+        answer_text(child, help_of("author_name"), "Payments Team")
         refused_then_answered(
             child,
-            "Contact e-mail",
+            help_of("author_email"),
             "not-an-email",
             "does not look like an e-mail address",
             "payments@example.com",
         )
-        expect(child, "Licence of the rendered project")
+        expect(child, help_of("license"))
         child.send(DOWN + ENTER)  # MIT, below the default
-        expect(child, "Oldest Python")
+        expect(child, help_of("python_version"))
         child.send(ENTER)  # the default
-        expect(child, "Web framework of the API")
+        expect(child, help_of("framework"))
         child.send(DOWN + ENTER)  # Litestar
-        expect(child, "ASGI server")
+        expect(child, help_of("server"))
         child.send(ENTER)
-        expect(child, "Credential kinds the API accepts")
+        expect(child, help_of("auth_methods"))
         child.send(SPACE + ENTER)  # unticks the default: none left, refused
         expect(child, "Choose at least one credential kind")
         child.send(SPACE + DOWN + DOWN + SPACE + ENTER)  # API keys and JWT
-        expect(child, "Where rate-limit counters live")
+        expect(child, help_of("rate_limit_storage"))
         child.send(ENTER)
-        for prompt in ("Add Kubernetes manifests", "Report unhandled errors to Sentry"):
-            expect(child, prompt)
-            child.send("n")
-        for prompt in ("Also serve the example API over gRPC", "Trace every HTTP request"):
-            expect(child, prompt)
-            child.send("y" if "gRPC" in prompt else "n")
+        for question, key in (("kubernetes", "n"), ("sentry", "n"), ("grpc", "y")):
+            expect(child, help_of(question))
+            child.send(key)
+        expect(child, help_of("opentelemetry"))
+        child.send("n")
         while child.expect([CURSOR_POSITION_REQUEST, pexpect.EOF], timeout=120) == 0:
             child.send(CURSOR_POSITION_REPLY)
     finally:
@@ -120,3 +128,26 @@ def test_a_person_answers_every_question(template: Path, tmp_path: Path) -> None
     }
     assert (destination / "src/orders_api/rpc/server.py").is_file()
     assert not (destination / "k8s").exists()
+
+
+def test_every_help_line_is_shown_whole_at_80_columns(template: Path, tmp_path: Path) -> None:
+    """Enter at every question of a common 80-column terminal: each help line fits."""
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "copier", "copy", "--trust", str(template), str(tmp_path / "service")],
+        env={**os.environ, "TERM": "xterm", "NO_COLOR": "1"},
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(24, 80),
+    )
+    try:
+        for question, details in QUESTIONS.items():
+            if question.startswith("_"):
+                continue
+            expect(child, help_of(question))
+            child.send(ENTER if details.get("type") != "bool" else "n")
+        while child.expect([CURSOR_POSITION_REQUEST, pexpect.EOF], timeout=120) == 0:
+            child.send(CURSOR_POSITION_REPLY)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0

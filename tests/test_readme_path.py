@@ -23,7 +23,7 @@ PACKAGE = "my_service"
 FENCE = re.compile(r"```[a-z]*\n(.*?)```", re.DOTALL)
 
 # A team's changes, only in the files the template gives it (custom/) and a dependency.
-TEAM_SETTING = '    greeting: str = Field(default="hello", max_length=64)\n'
+TEAM_SETTING = '\n    greeting: str = Field(default="hello", max_length=64)\n'
 TEAM_ROUTES = """
     from fastapi import APIRouter
 
