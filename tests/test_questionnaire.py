@@ -28,7 +28,7 @@ QUESTIONS = yaml.safe_load((Path(__file__).resolve().parent.parent / "copier.yml
 
 def help_of(question: str) -> str:
     """The whole help line of ``question``, as a pattern: shown cut, it does not match."""
-    return re.escape(QUESTIONS[question]["help"])
+    return re.escape(str(QUESTIONS[question]["help"]))
 
 
 def expect(child: pexpect.spawn[str], pattern: str, timeout: float = 30) -> None:
