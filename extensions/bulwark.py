@@ -24,7 +24,8 @@ _RESERVED = frozenset(
     {
         "anyio", "app", "cachetools", "fastapi", "granian", "httpx", "hypercorn", "litestar",
         "opentelemetry", "pydantic", "pydantic_settings", "pytest", "quart", "quart_schema",
-        "schemathesis", "secure", "settings", "starlette", "structlog", "test", "tests", "uvicorn",
+        "schemathesis", "secure", "settings", "starlette", "structlog", "swagger_ui_bundle", "test",
+        "tests", "uvicorn",
     }
 )  # fmt: skip
 
@@ -40,12 +41,18 @@ RUNTIME_DEPENDENCIES: tuple[str, ...] = (
     "secure>=2.0",
     "starlette>=0.40",
     "structlog>=25.1",
+    # The debug-mode API docs' Swagger UI files (docs_assets.py), served by the service
+    # itself: no CDN. Pinned: the files of this release are byte-identical to the
+    # official swagger-ui-dist 5.31.0; move the pin only after checking a new one's.
+    "swagger-ui-bundle-v2==5.31.0",
 )
 FRAMEWORK_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "fastapi": ("fastapi>=0.115",),
     "litestar": ("litestar>=2.25",),
     "quart": ("quart>=0.20", "quart-schema>=0.21"),
 }
+# Where each framework serves its interactive API docs in debug mode (Swagger UI).
+DOCS_PATHS: dict[str, str] = {"fastapi": "/docs", "litestar": "/schema", "quart": "/docs"}
 STORAGE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "memory": (),
     "redis": ("redis>=5.2",),
@@ -253,6 +260,7 @@ class BulwarkContext(ContextHook):
         context["rate_limit_storage_url"] = STORAGE_URLS[
             str(context.get("rate_limit_storage", "memory"))
         ]
+        context["docs_path"] = DOCS_PATHS[str(context.get("framework", "fastapi"))]
         context["python_tag"] = "py" + str(context.get("python_version", "3.13")).replace(".", "")
         # The container's Python is the distroless image's (python3-debian13 ships 3.13
         # only); the builder image must match it, whatever the project's minimum is.
