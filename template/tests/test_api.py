@@ -56,7 +56,7 @@ async def test_docs_page_loads_only_the_services_own_assets(make_app: AppFactory
     """The docs page names no other origin (no CDN); the files it names are served."""
     async with client_for(make_app(debug=True)) as http:
         page = (await http.get(DOCS_PATHS[0])).text
-        assert "https://" not in page and "//cdn" not in page
+        assert "://" not in page  # every URL it loads is relative: the service's own
         loaded = [asset for asset in DOCS_ASSET_PATHS if asset in page]
         assert any(asset.endswith(".js") for asset in loaded), page
         for asset in loaded:
