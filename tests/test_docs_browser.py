@@ -37,6 +37,8 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 APT_PACKAGES = "chromium chromium-driver"
 # An operation of the example API: in the DOM only once Swagger UI has run.
 OPERATION = "/api/v1/items"
+PROXY_VARIABLES = [f"{kind}_proxy" for kind in ("http", "https", "all")]
+PROXY_VARIABLES += [name.upper() for name in PROXY_VARIABLES]
 START_TIMEOUT = 30.0
 RENDER_TIMEOUT = 20.0
 CHROMIUM_FLAGS = (
@@ -66,8 +68,12 @@ def closed_port() -> Iterator[int]:
 
 
 @pytest.fixture
-def browser(tmp_path: Path, closed_port: int) -> Iterator[WebDriver]:
+def browser(
+    tmp_path: Path, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[WebDriver]:
     """Headless Chromium whose only reachable host is 127.0.0.1 (the proxy is refused)."""
+    for name in PROXY_VARIABLES:  # selenium would reach chromedriver through them
+        monkeypatch.delenv(name, raising=False)
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
     if missing:
         pytest.fail(
