@@ -27,7 +27,8 @@ _RESERVED = frozenset(
     {
         "anyio", "app", "cachetools", "fastapi", "granian", "httpx", "hypercorn", "litestar",
         "opentelemetry", "pydantic", "pydantic_settings", "pytest", "quart", "quart_schema",
-        "schemathesis", "secure", "settings", "starlette", "structlog", "test", "tests", "uvicorn",
+        "schemathesis", "secure", "settings", "starlette", "structlog", "swagger_ui_bundle", "test",
+        "tests", "uvicorn",
     }
 )  # fmt: skip
 
@@ -43,12 +44,18 @@ RUNTIME_DEPENDENCIES: tuple[str, ...] = (
     "secure>=2.0",
     "starlette>=0.40",
     "structlog>=25.1",
+    # The debug-mode API docs' Swagger UI files (docs_assets.py), served by the service
+    # itself: no CDN. Pinned: the files of this release are byte-identical to the
+    # official swagger-ui-dist 5.31.0; move the pin only after checking a new one's.
+    "swagger-ui-bundle-v2==5.31.0",
 )
 FRAMEWORK_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "fastapi": ("fastapi>=0.115",),
     "litestar": ("litestar>=2.25",),
     "quart": ("quart>=0.20", "quart-schema>=0.21"),
 }
+# Where each framework serves its interactive API docs in debug mode (Swagger UI).
+DOCS_PATHS: dict[str, str] = {"fastapi": "/docs", "litestar": "/schema", "quart": "/docs"}
 STORAGE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "memory": (),
     "redis": ("redis>=5.2",),
@@ -63,8 +70,6 @@ AUTH_ENV_VARS: dict[str, tuple[str, ...]] = {
     "bearer": ("API_BEARER_TOKENS",),
     "jwt": ("JWT_SECRET_KEY", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"),
 }
-# Where each framework serves its API docs (debug mode only).
-DOCS_PATHS: dict[str, str] = {"fastapi": "/docs", "litestar": "/schema", "quart": "/docs"}
 STORAGE_URLS: dict[str, str] = {
     "memory": "memory://",
     "redis": "redis://127.0.0.1:6379/0",

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from extensions.bulwark import DOCS_PATHS
+
 from .harness import REPO, render
 from .variants import VARIANTS
 
@@ -126,6 +128,27 @@ def test_derived_names(template: Path, tmp_path: Path) -> None:
     project = render(template, tmp_path / "p", {"project_name": "Orders API v2!"})
     assert (project / "src" / "orders_api_v2" / "__init__.py").is_file()
     assert 'name = "orders-api-v2"' in (project / "pyproject.toml").read_text()
+
+
+@pytest.mark.parametrize("framework", sorted(DOCS_PATHS))
+def test_docs_path_is_where_the_framework_serves_its_docs(
+    template: Path, tmp_path: Path, framework: str
+) -> None:
+    """README, justfile and docs name the URL the rendered adapter really serves."""
+    docs_path = DOCS_PATHS[framework]
+    project = render(template, tmp_path / framework, {"framework": framework})
+    app = ast.parse((project / "src" / "my_service" / "app.py").read_text())
+    served = next(
+        node.value
+        for node in app.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(target, "id", None) == "DOCS_PATHS" for target in node.targets)
+    )
+    assert isinstance(served, ast.Tuple)
+    assert ast.literal_eval(served.elts[0]) == docs_path
+    assert f"http://127.0.0.1:8000{docs_path}\n" in (project / "README.md").read_text()
+    assert f"API docs at {docs_path}," in (project / "justfile").read_text()
+    assert f"Swagger UI at `{docs_path}`" in (project / "docs" / "security.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 
 from .conftest import AppFactory, client_for
 from .framework import DOCS_PATHS
-from .service import HEALTH_PATHS
+from .service import DOCS_ASSET_PATHS, HEALTH_PATHS
 
 pytestmark = pytest.mark.anyio
 
@@ -37,6 +37,47 @@ async def test_docs_are_absent_in_production(client: httpx.AsyncClient, path: st
 async def test_docs_are_served_in_debug(make_app: AppFactory, path: str) -> None:
     async with client_for(make_app(debug=True)) as http:
         assert (await http.get(path)).status_code == 200
+
+
+@pytest.mark.parametrize("path", [*DOCS_PATHS, *DOCS_ASSET_PATHS])
+async def test_docs_need_no_credentials_in_debug(make_app: AppFactory, path: str) -> None:
+    async with client_for(make_app(debug=True), credentials=None) as http:
+        assert (await http.get(path)).status_code == 200
+
+
+@pytest.mark.parametrize("path", DOCS_ASSET_PATHS)
+async def test_docs_assets_are_absent_in_production(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+async def test_docs_page_loads_only_the_services_own_assets(make_app: AppFactory) -> None:
+    """The docs page names no other origin (no CDN); the files it names are served."""
+    async with client_for(make_app(debug=True)) as http:
+        page = (await http.get(DOCS_PATHS[0])).text
+        assert "://" not in page  # every URL it loads is relative: the service's own
+        loaded = [asset for asset in DOCS_ASSET_PATHS if asset in page]
+        assert any(asset.endswith(".js") for asset in loaded), page
+        for asset in loaded:
+            response = await http.get(asset)
+            assert response.status_code == 200
+            assert len(response.content) > 500  # the file itself, not an error body
+        media_types = {
+            asset.rpartition(".")[2]: (await http.head(asset)).headers["content-type"]
+            for asset in DOCS_ASSET_PATHS
+        }
+    assert media_types["js"].startswith("text/javascript")
+    assert media_types["css"].startswith("text/css")
+    assert media_types["png"] == "image/png"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+async def test_docs_assets_are_read_only(make_app: AppFactory, method: str) -> None:
+    async with client_for(make_app(debug=True)) as http:
+        response = await http.request(method, DOCS_ASSET_PATHS[0])
+    assert response.status_code in (404, 405)
+    assert response.json()["error"] in ("not_found", "method_not_allowed")
 
 
 async def test_create_and_read_item(client: httpx.AsyncClient) -> None:

@@ -36,14 +36,17 @@ def _strict_csp() -> ContentSecurityPolicy:
 
 
 def _docs_csp() -> ContentSecurityPolicy:
-    """Debug only: what the interactive API docs need (CDN assets, inline bootstrap)."""
-    cdn = "https://cdn.jsdelivr.net"
+    """Debug only: what the interactive API docs need, all served by the service itself.
+
+    No CDN: the docs' assets are the service's own (``docs_assets``). Inline script
+    and style stay allowed for the pages' bootstrap; images may be data: URIs.
+    """
     return (
         ContentSecurityPolicy()
         .default_src("'self'")
-        .script_src("'self'", "'unsafe-inline'", cdn)
-        .style_src("'self'", "'unsafe-inline'", cdn)
-        .img_src("'self'", "data:", cdn, "https://fastapi.tiangolo.com")
+        .script_src("'self'", "'unsafe-inline'")
+        .style_src("'self'", "'unsafe-inline'")
+        .img_src("'self'", "data:")
         .connect_src("'self'")
         .frame_ancestors("'none'")
     )
