@@ -15,7 +15,7 @@ import structlog
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from ..api import HEALTH_PATHS
+from ..api import HEALTH_PATHS, JSON_BODY_ROUTES, ROUTE_SCOPES
 from ._asgi import ASGIApp
 from .access_log import AccessLogMiddleware
 from .audit import AuditMiddleware
@@ -26,6 +26,7 @@ from .compression import GZipMiddleware
 from .csrf import CSRFMiddleware
 from .errors import ExceptionHandlerMiddleware
 from .headers import SecurityHeadersMiddleware
+from .json_body import JsonBodyMiddleware
 from .limiter import RateLimiter
 from .rate_limit import RateLimitMiddleware
 from .request_id import RequestIdMiddleware
@@ -119,7 +120,10 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
             verifiers=build_verifiers(settings),
             require_auth=settings.require_auth,
             public_paths=(*HEALTH_PATHS, *public_paths),
+            route_scopes=ROUTE_SCOPES,
         ),
+        # After authorization: a caller without the route's scopes never gets its body read.
+        Middleware(JsonBodyMiddleware, routes=JSON_BODY_ROUTES, max_depth=settings.json_max_depth),
     ]
     return layers
 
