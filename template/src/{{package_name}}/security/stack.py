@@ -15,6 +15,7 @@ import structlog
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from .. import SERVER_NAMES_ITSELF
 from ..api import HEALTH_PATHS, JSON_BODY_ROUTES, ROUTE_SCOPES
 from ._asgi import ASGIApp
 from .access_log import AccessLogMiddleware
@@ -77,6 +78,7 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
             SecurityHeadersMiddleware,
             debug=settings.debug,
             tls_terminated_upstream=settings.tls_terminated_upstream,
+            blank_server=SERVER_NAMES_ITSELF,
         ),
     ]
     # CORS decorates every response too (a browser reads no body without it, a
