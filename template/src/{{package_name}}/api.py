@@ -44,7 +44,8 @@ ROUTE_SCOPES: dict[str, tuple[str, ...]] = {
     f"GET {UPSTREAM_PATH}": (READ_SCOPE,),
 }
 # The routes that read a JSON body: the core parses and bounds it before the
-# framework does (security/json_body.py). A route reading JSON must be listed.
+# framework does (security/json_body.py), and refuses other media types (415).
+# On any other route, a body sent as JSON is checked too.
 JSON_BODY_ROUTES = (f"POST {ITEMS_PATH}",)
 # Error statuses the API routes document (body: schemas.ErrorBody): unparseable
 # body, no or bad credentials, missing scope, unknown item, body too large, body not

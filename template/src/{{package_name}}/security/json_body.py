@@ -4,9 +4,9 @@ Every framework parses JSON its own way, and each fails differently on hostile
 input: a body nested deeper than its parser's recursion limit made Litestar
 (msgspec) and Quart (``json``) raise ``RecursionError``, which neither counts as
 bad input, so they answered 500. This layer reads the body of the routes that
-take JSON (and only those: nothing is buffered elsewhere), and lets it through
-only if it is one UTF-8 JSON document the frameworks all read alike: sent as
-``application/json`` (415 otherwise), at most ``max_depth`` levels deep, no
+take JSON, and of any other request that says its body is JSON (nothing else is
+buffered), and lets it through only if it is one UTF-8 JSON document the
+frameworks all read alike: sent as JSON (415 otherwise), at most ``max_depth`` levels deep, no
 duplicate keys (parsers disagree on which wins), no ``NaN``/``Infinity`` or
 numbers that overflow to them, no lone surrogates. Anything else is a 422 in
 the one error shape, before any framework code runs. The body size is bounded
@@ -27,6 +27,8 @@ from .routes import RouteTable
 __all__ = ["JsonBodyMiddleware", "json_problem"]
 
 _CONTENT_TYPE = b"content-type"
+# Methods whose body no route of ours reads: not checked unless their route is declared.
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _UNSUPPORTED = "Send the body as application/json (UTF-8)."
 # A "\uD800".."\uDFFF" escape: only then can a string hold a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
@@ -114,29 +116,38 @@ def json_problem(body: bytes, max_depth: int) -> list[dict[str, Any]] | None:
     return None
 
 
-def is_json_media_type(value: bytes) -> bool:
-    """``application/json`` or ``application/<x>+json``, UTF-8 if a charset is named."""
-    media_type, *parameters = value.decode("latin-1").split(";")
-    kind = media_type.strip().lower()
-    if kind != "application/json" and not (
-        kind.startswith("application/") and kind.endswith("+json")
-    ):
-        return False
+def media_type(scope: Scope) -> tuple[str, bool] | None:
+    """The request's media type (lower case) and whether any charset named is UTF-8.
+
+    None without exactly one ``Content-Type``.
+    """
+    types = [value for name, value in scope["headers"] if name == _CONTENT_TYPE]
+    if len(types) != 1:
+        return None
+    kind, *parameters = types[0].decode("latin-1").split(";")
+    utf8 = True
     for parameter in parameters:
         name, _, argument = parameter.partition("=")
-        if name.strip().lower() == "charset" and argument.strip().strip('"').lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            return False
-    return True
+        if name.strip().lower() == "charset":
+            utf8 = utf8 and argument.strip().strip('"').lower() in ("utf-8", "utf8")
+    return kind.strip().lower(), utf8
+
+
+def is_json(kind: str) -> bool:
+    """``application/json`` or ``application/<x>+json``."""
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
 
 
 class JsonBodyMiddleware:
-    """415 or 422 JSON for a JSON route's body that is not one plain JSON document.
+    """415 or 422 JSON for a JSON body that is not one plain JSON document.
 
-    ``routes`` are route keys (``"POST /api/v1/items"``, see :mod:`.routes`).
-    Other requests pass untouched and unbuffered.
+    ``routes`` are the route keys (``"POST /api/v1/items"``, see :mod:`.routes`)
+    that read JSON: their body must be one, whatever the request says it is (some
+    frameworks parse it as JSON whatever its media type). Elsewhere, only a body
+    sent as JSON is checked (a route of the team's own may read it), and an empty
+    one passes. Requests without a body to check pass untouched and unbuffered.
     """
 
     def __init__(self, app: ASGIApp, *, routes: Iterable[str], max_depth: int) -> None:
@@ -147,7 +158,12 @@ class JsonBodyMiddleware:
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.routes.match(scope["method"], scope["path"]) is None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = self.routes.match(scope["method"], scope["path"]) is not None
+        sent_as = None if not declared and scope["method"] in _NO_BODY else media_type(scope)
+        if not declared and (sent_as is None or not is_json(sent_as[0])):
             await self.app(scope, receive, send)
             return
         # The body is read whole even when its media type is wrong: a server closing
@@ -161,11 +177,10 @@ class JsonBodyMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        types = [value for name, value in scope["headers"] if name == _CONTENT_TYPE]
-        if len(types) != 1 or not is_json_media_type(types[0]):
+        if sent_as is None or not is_json(sent_as[0]) or not sent_as[1]:
             await send_json_error(send, 415, _UNSUPPORTED)
             return
-        if (problems := json_problem(body, self.max_depth)) is not None:
+        if (body or declared) and (problems := json_problem(body, self.max_depth)) is not None:
             await send_json_error(send, 422, problems)
             return
         replayed = False
