@@ -107,7 +107,7 @@ def _reference(log: bool) -> Any:
     from {package}.security.request_id import new_request_id
 
     app = build_app(_settings())
-    headers = build_headers(debug=False, hsts=False)
+    headers = build_headers(debug=False, hsts=False, blank_server=True)  # served by Granian
     out = sys.stdout.buffer
 
     async def reference(scope: Any, receive: Any, send: Any) -> None:

@@ -7,10 +7,12 @@ checks that only read rendered files run on every variant.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -284,11 +286,17 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
 ) -> None:
     project = render(template, tmp_path / "p", variant.answers)
     found = manifests(project)
-    assert set(found) == {"Deployment", "Service", "ServiceAccount", "NetworkPolicy",
+    assert set(found) == {"Namespace", "Deployment", "Service", "ServiceAccount", "NetworkPolicy",
                           "PodDisruptionBudget", "HorizontalPodAutoscaler"}  # fmt: skip
     deployment = found["Deployment"]
     pod = deployment["spec"]["template"]["spec"]
     assert restricted_profile_problems(pod) == []
+    # Its own namespace, which enforces the restricted profile; every manifest is in it.
+    namespace = found["Namespace"]["metadata"]
+    assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for kind, document in found.items():
+        if kind != "Namespace":
+            assert document["metadata"]["namespace"] == namespace["name"], kind
 
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     for kind in ("Service", "NetworkPolicy", "PodDisruptionBudget"):
@@ -303,6 +311,9 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
     assert found["ServiceAccount"]["automountServiceAccountToken"] is False
 
     (container,) = pod["containers"]
+    # An image by digest, pulled with this pod's credentials every time.
+    assert re.fullmatch(r"[\w./-]+@sha256:[0-9a-f]{64}", container["image"])
+    assert container["imagePullPolicy"] == "Always"
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= container["resources"][kind].keys()
     # A stopping pod keeps serving while Services drop it, then drains within the grace.
@@ -312,16 +323,33 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
 
     redis = variant.answers.get("rate_limit_storage") == "redis"
     env = {item["name"]: item for item in container.get("env", [])}
+    # No secret is an environment variable: the Secrets are files in the directory the
+    # settings read (settings.py's SECRETS_DIR), readable by the pod's group only.
+    assert "envFrom" not in container
+    assert not [name for name, item in env.items() if "valueFrom" in item]
+    secrets_dir = re.search(
+        r'^SECRETS_DIR = Path\("(.+)"\)$', settings_source(project), re.MULTILINE
+    )
+    assert secrets_dir is not None
+    (mount,) = container["volumeMounts"]
+    assert mount == {"name": "settings", "mountPath": secrets_dir[1], "readOnly": True}
+    (volume,) = pod["volumes"]
+    assert volume["name"] == "settings"
+    assert volume["projected"]["defaultMode"] == 0o440
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+    sources = {item["secret"]["name"]: item["secret"] for item in volume["projected"]["sources"]}
     policy = found["NetworkPolicy"]["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
     egress_ports = {port["port"] for rule in policy["egress"] for port in rule.get("ports", [])}
+    slug = deployment["metadata"]["name"]
+    assert sources[f"{slug}-env"]["optional"] is True
     if redis:
-        secret = env["RATE_LIMIT_STORAGE_URL"]["valueFrom"]["secretKeyRef"]
-        assert secret["name"].endswith("-redis")
+        secret = sources[f"{slug}-redis"]
+        assert secret["items"] == [{"key": "url", "path": "RATE_LIMIT_STORAGE_URL"}]
         assert "optional" not in secret  # no Redis URL, no pod: fail closed
         assert egress_ports == {53, 6379}
     else:
-        assert "RATE_LIMIT_STORAGE_URL" not in env
+        assert set(sources) == {f"{slug}-env"}
         assert policy["egress"] == []
 
 
@@ -370,6 +398,48 @@ def test_kubernetes_serves_and_probes_grpc_exactly_when_it_is_on(
         assert exposed == ["8000"]
         for path in (project / "k8s").glob("*.yaml"):
             assert not re.search(rf"grpc|{GRPC_PORT}", path.read_text(), re.IGNORECASE), path
+
+
+def settings_source(project: Path) -> str:
+    (settings,) = (project / "src").glob("*/settings.py")
+    return settings.read_text()
+
+
+# One variant per distinct set of manifests (gRPC and Redis add to them).
+CHECKOV_VARIANTS = list(
+    {
+        (bool(v.answers.get("grpc")), v.answers.get("rate_limit_storage", "memory")): v
+        for v in K8S_VARIANTS
+    }.values()
+)
+
+
+@pytest.mark.parametrize("variant", CHECKOV_VARIANTS, ids=[v.name for v in CHECKOV_VARIANTS])
+def test_checkov_finds_nothing_in_the_manifests(
+    variant: Variant, template: Path, tmp_path: Path
+) -> None:
+    """checkov's Kubernetes policies (offline): namespace, image digest and pull policy,
+    secrets as files, and the rest of its set, on every file in k8s/."""
+    project = render(template, tmp_path / "p", variant.answers)
+    checkov = [sys.executable, "-m", "checkov.main", "--directory", str(project / "k8s")]
+    checkov += ["--framework", "kubernetes", "--skip-download", "--quiet", "--output", "json"]
+    result = subprocess.run(
+        checkov,
+        env={**os.environ, **NO_NETWORK, "BC_SKIP_MAPPING": "TRUE"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    summary = report["summary"]
+    failed = [
+        (check["check_id"], check["file_path"]) for check in report["results"]["failed_checks"]
+    ]
+    assert failed == []
+    assert summary["parsing_errors"] == 0
+    assert summary["passed"] >= 90  # the policies really ran, on every manifest
+    assert result.returncode == 0, result.stderr
 
 
 def test_kubernetes_schemas_validate_and_catch_a_typo(project: Project) -> None:

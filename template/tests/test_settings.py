@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -44,6 +45,22 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.shutdown_grace, settings.keep_alive_timeout) == (3, 5)
     assert settings.request_timeout == 7
     assert settings.port == 9000
+
+
+def test_settings_mounted_as_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A Secret mounted as a volume (k8s/deployment.yaml): one file per setting, named
+    like its variable, as `kubectl create secret --from-env-file` makes them. The
+    environment still wins; nothing secret need be an environment variable."""
+    (tmp_path / "TRUSTED_HOSTS").write_text("api.example.com")
+    (tmp_path / "CORS_ALLOWED_ORIGINS").write_text("https://a.example\n")
+    (tmp_path / "RATE_LIMIT_DEFAULT").write_text("5/minute")
+    (tmp_path / "JSON_MAX_DEPTH").write_text("8")
+    monkeypatch.setenv("RATE_LIMIT_DEFAULT", "7/minute")
+    settings = Settings(_secrets_dir=tmp_path)  # type: ignore[call-arg]
+    assert settings.trusted_hosts == ("api.example.com",)
+    assert settings.cors_allowed_origins == ("https://a.example",)
+    assert settings.json_max_depth == 8
+    assert settings.rate_limit_default == "7/minute"
 
 
 def test_debug_defaults_to_console_logs(make_settings: SettingsFactory) -> None:

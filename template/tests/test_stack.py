@@ -36,6 +36,7 @@ def test_full_order(make_settings: SettingsFactory) -> None:
         "RateLimitMiddleware",
         "CSRFMiddleware",
         "AuthMiddleware",
+        "JsonBodyMiddleware",
     ]
 
 

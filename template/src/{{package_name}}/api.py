@@ -14,8 +14,10 @@ __all__ = [
     "HEALTH_PATHS",
     "ITEMS_PATH",
     "ITEM_PATH",
+    "JSON_BODY_ROUTES",
     "READ_SCOPE",
     "ROUTE_RATE_LIMITS",
+    "ROUTE_SCOPES",
     "UPSTREAM_ERROR_STATUSES",
     "UPSTREAM_PATH",
     "WRITE_SCOPE",
@@ -33,10 +35,22 @@ WRITE_SCOPE = "items:write"
 # Default for RATE_LIMIT_ROUTES: stricter limits than RATE_LIMIT_DEFAULT for chosen
 # routes ("METHOD /exact/path"), counted per client on top of the default.
 ROUTE_RATE_LIMITS = {f"POST {ITEMS_PATH}": "20/minute"}
+# The scopes each route needs ("METHOD /path", {parameters} as declared above). The
+# core checks them right after authentication, before any body is read, so a caller
+# without them learns nothing about a route's input (the adapters check them again).
+ROUTE_SCOPES: dict[str, tuple[str, ...]] = {
+    f"POST {ITEMS_PATH}": (WRITE_SCOPE,),
+    f"GET {ITEM_PATH}": (READ_SCOPE,),
+    f"GET {UPSTREAM_PATH}": (READ_SCOPE,),
+}
+# The routes that read a JSON body: the core parses and bounds it before the
+# framework does (security/json_body.py), and refuses other media types (415).
+# On any other route, a body sent as JSON is checked too.
+JSON_BODY_ROUTES = (f"POST {ITEMS_PATH}",)
 # Error statuses the API routes document (body: schemas.ErrorBody): unparseable
-# body, no or bad credentials, missing scope, unknown item, body too large, invalid
-# input, rate limited.
-API_ERROR_STATUSES = (400, 401, 403, 404, 413, 422, 429)
+# body, no or bad credentials, missing scope, unknown item, body too large, body not
+# JSON, invalid input, rate limited.
+API_ERROR_STATUSES = (400, 401, 403, 404, 413, 415, 422, 429)
 # And those of a route that calls the upstream: a bad answer, unavailable (no
 # upstream configured, or its circuit open: Retry-After), no answer in time.
 UPSTREAM_ERROR_STATUSES = (*API_ERROR_STATUSES, 502, 503, 504)

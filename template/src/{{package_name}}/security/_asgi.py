@@ -64,6 +64,7 @@ _ERRORS: dict[int, tuple[str, str]] = {
     404: ("not_found", "Not found."),
     405: ("method_not_allowed", "Method not allowed."),
     413: ("payload_too_large", "Request body too large."),
+    415: ("unsupported_media_type", "Unsupported media type."),
     422: ("validation_error", "Invalid request."),
     429: ("rate_limited", "Too many requests."),
     500: ("internal_error", "Internal server error."),
@@ -86,7 +87,7 @@ def error_payload(status: int, detail: Any = None) -> dict[str, Any]:
 async def send_json_error(
     send: Send,
     status: int,
-    detail: str | None = None,
+    detail: str | list[dict[str, Any]] | None = None,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """Send a complete JSON error response (the caller checks nothing was sent yet)."""

@@ -3,19 +3,22 @@
 Fail closed: with ``require_auth`` on and no credentials configured, nothing
 protected is reachable. A presented credential that is wrong is always a 401,
 even where anonymous access is allowed: a typo must not silently downgrade a
-caller to anonymous. Authorization (scopes) is checked per route by the
-framework adapters through :func:`.principal.missing_scopes`.
+caller to anonymous. Authorization follows at once: the scopes ``route_scopes``
+names for the request's route are checked here, before any layer or framework
+reads the body, so a caller without them gets its 401 or 403 whatever it sent
+(the framework adapters check them again, through :func:`.principal.authorize`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
 from .credentials import Verdict
-from .principal import Principal
+from .principal import Principal, authorize
+from .routes import RouteTable
 
 __all__ = ["AuthMiddleware", "Refusal", "Verifier", "authenticate"]
 
@@ -82,11 +85,14 @@ class AuthMiddleware:
         verifiers: Sequence[Verifier],
         require_auth: bool,
         public_paths: Iterable[str],
+        route_scopes: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.app = app
         self.verifiers = tuple(verifiers)
         self.require_auth = require_auth
         self.public = frozenset(public_paths)
+        self.route_scopes = {route: tuple(scopes) for route, scopes in (route_scopes or {}).items()}
+        self.routes = RouteTable(self.route_scopes)
         challenges = dict.fromkeys(v.challenge for v in self.verifiers) or {
             'Bearer realm="api"': None
         }
@@ -102,6 +108,17 @@ class AuthMiddleware:
             return
         if verdict is not None:
             verdict.remember(scope)
+        route = self.routes.match(scope["method"], scope["path"])
+        if (
+            route is not None
+            and (refusal := authorize(scope, self.route_scopes[route])) is not None
+        ):
+            status, detail = refusal
+            if status == 401:
+                await self._refuse(send, detail, invalid=False)
+            else:
+                await send_json_error(send, status, detail)
+            return
         await self.app(scope, receive, send)
 
     async def _refuse(self, send: Send, detail: str, *, invalid: bool) -> None:

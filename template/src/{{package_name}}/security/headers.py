@@ -10,6 +10,7 @@ from secure.headers import (
     ContentSecurityPolicy,
     CrossOriginOpenerPolicy,
     CrossOriginResourcePolicy,
+    CustomHeader,
     PermissionsPolicy,
     ReferrerPolicy,
     Server,
@@ -23,8 +24,8 @@ from ._asgi import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["SecurityHeadersMiddleware"]
 
 # Headers that reveal the stack: dropped from every response. ``Server`` is then
-# sent empty (the ``secure`` default), because some servers (Granian) add their
-# own name when the app sends none.
+# sent empty where the server would add its own name to a response without one
+# (Granian), and not at all elsewhere.
 _LEAKY = frozenset({b"server", b"x-powered-by"})
 _CACHE_CONTROL = b"cache-control"
 _START = "http.response.start"
@@ -52,17 +53,24 @@ def _docs_csp() -> ContentSecurityPolicy:
     )
 
 
-def build_headers(*, debug: bool, hsts: bool) -> list[tuple[bytes, bytes]]:
-    """The header list for one mode, as ASGI bytes (done once, at start-up)."""
+def build_headers(*, debug: bool, hsts: bool, blank_server: bool) -> list[tuple[bytes, bytes]]:
+    """The header list for one mode, as ASGI bytes (done once, at start-up).
+
+    The values are the OWASP Secure Headers Project's (checked by drheader in the
+    suite): ``Cache-Control: no-store, max-age=0`` with ``Pragma: no-cache`` for
+    HTTP/1.0 caches, and ``X-XSS-Protection: 0``, which turns off the XSS auditor
+    of old browsers (itself a source of XSS) rather than leaving it to them.
+    """
     policy = Secure(
-        cache=CacheControl().no_store(),
+        cache=CacheControl().no_store().max_age(0),
+        custom=[CustomHeader("Pragma", "no-cache"), CustomHeader("X-XSS-Protection", "0")],
         coop=CrossOriginOpenerPolicy().same_origin(),
         corp=CrossOriginResourcePolicy().same_origin(),
         csp=_docs_csp() if debug else _strict_csp(),
         hsts=StrictTransportSecurity().max_age(31_536_000).include_subdomains() if hsts else None,
         permissions=PermissionsPolicy().geolocation().camera().microphone(),
         referrer=ReferrerPolicy().strict_origin_when_cross_origin(),
-        server=Server(),
+        server=Server() if blank_server else None,
         xcto=XContentTypeOptions(),
         xfo=XFrameOptions().deny(),
     )
@@ -73,13 +81,18 @@ class SecurityHeadersMiddleware:
     """Adds OWASP headers; HSTS only over HTTPS (or when TLS terminates upstream).
 
     Our values replace any the app set, except ``Cache-Control``: a route may opt in
-    to caching on purpose, so ``no-store`` is only the default.
+    to caching on purpose, so ``no-store`` is only the default. ``blank_server``:
+    send ``Server`` empty (the server would add its name), rather than not at all.
     """
 
-    def __init__(self, app: ASGIApp, *, debug: bool, tls_terminated_upstream: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, debug: bool, tls_terminated_upstream: bool, blank_server: bool
+    ) -> None:
         self.app = app
-        self.plain = build_headers(debug=debug, hsts=tls_terminated_upstream)
-        self.tls = build_headers(debug=debug, hsts=True)
+        self.plain = build_headers(
+            debug=debug, hsts=tls_terminated_upstream, blank_server=blank_server
+        )
+        self.tls = build_headers(debug=debug, hsts=True, blank_server=blank_server)
         self.replaced = _LEAKY | {name for name, _ in self.tls if name != _CACHE_CONTROL}
         # Names that make a response need more than "append ours": most have none.
         self.noticed = self.replaced | {_CACHE_CONTROL}

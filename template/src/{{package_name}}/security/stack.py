@@ -15,7 +15,8 @@ import structlog
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from ..api import HEALTH_PATHS
+from .. import SERVER_NAMES_ITSELF
+from ..api import HEALTH_PATHS, JSON_BODY_ROUTES, ROUTE_SCOPES
 from ._asgi import ASGIApp
 from .access_log import AccessLogMiddleware
 from .audit import AuditMiddleware
@@ -26,6 +27,7 @@ from .compression import GZipMiddleware
 from .csrf import CSRFMiddleware
 from .errors import ExceptionHandlerMiddleware
 from .headers import SecurityHeadersMiddleware
+from .json_body import JsonBodyMiddleware
 from .limiter import RateLimiter
 from .rate_limit import RateLimitMiddleware
 from .request_id import RequestIdMiddleware
@@ -76,6 +78,7 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
             SecurityHeadersMiddleware,
             debug=settings.debug,
             tls_terminated_upstream=settings.tls_terminated_upstream,
+            blank_server=SERVER_NAMES_ITSELF,
         ),
     ]
     # CORS decorates every response too (a browser reads no body without it, a
@@ -119,7 +122,10 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
             verifiers=build_verifiers(settings),
             require_auth=settings.require_auth,
             public_paths=(*HEALTH_PATHS, *public_paths),
+            route_scopes=ROUTE_SCOPES,
         ),
+        # After authorization: a caller without the route's scopes never gets its body read.
+        Middleware(JsonBodyMiddleware, routes=JSON_BODY_ROUTES, max_depth=settings.json_max_depth),
     ]
     return layers
 

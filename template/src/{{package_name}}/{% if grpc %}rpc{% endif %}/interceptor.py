@@ -19,13 +19,15 @@ and audit lines take the HTTP access log's direct path to the configured output.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
 from urllib.parse import unquote
 
 import grpc
 import structlog
+from google.protobuf.message import Message
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from ..security._asgi import REQUEST_ID, Scope
 from ..security.access_log import Emit, emitter
@@ -154,17 +156,13 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):
         }
         make = kinds[(handler.request_streaming, handler.response_streaming)]
         wrap = self._stream if handler.response_streaming else self._unary
-        if handler.request_streaming:  # each message is parsed by grpc as it arrives
-            return make(
-                wrap(method, behaviour),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        # A single request is parsed here, after the checks: garbage from an
-        # unauthenticated caller costs no parsing, and a malformed message is
-        # INVALID_ARGUMENT without the parser's error text.
+        # Requests are parsed here, after the checks: garbage from an unauthenticated
+        # caller costs no parsing, and a malformed message (or one with unknown or
+        # mistyped fields) is INVALID_ARGUMENT without the parser's error text. Left
+        # to grpc, a malformed message in a request stream was INTERNAL.
+        parse = _parsing_stream if handler.request_streaming else _parsing
         return make(
-            wrap(method, _parsing(behaviour, handler.request_deserializer)),
+            wrap(method, parse(behaviour, handler.request_deserializer)),
             response_serializer=handler.response_serializer,
         )
 
@@ -311,17 +309,75 @@ def _logger(name: str) -> Any:
     return structlog.get_logger().bind(logger=name)
 
 
+MALFORMED = "Malformed request message."
+UNKNOWN_FIELDS = "Unknown or mistyped field in the request message."
+
+
+def _has_unknown_fields(message: Any) -> bool:
+    """Fields the schema does not know, or sent with another wire type, at any depth.
+
+    Protobuf keeps both as unknown fields rather than refusing them; REST refuses
+    an unknown JSON field, and so does gRPC here.
+    """
+    if not isinstance(message, Message):
+        return False  # a deserializer of the service's own: not ours to judge
+    if len(UnknownFieldSet(message)):
+        return True
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            values = list(value.values())
+        elif field.is_repeated:
+            values = list(value)
+        else:
+            values = [value]
+        if any(_has_unknown_fields(item) for item in values):
+            return True
+    return False
+
+
+def _parse(raw: bytes, deserializer: Callable[[bytes], Any]) -> tuple[Any, str | None]:
+    """The message, or why it is refused (the parser's own error text stays out)."""
+    try:
+        message = deserializer(raw)
+    except Exception:
+        return None, MALFORMED
+    return message, UNKNOWN_FIELDS if _has_unknown_fields(message) else None
+
+
 def _parsing(behaviour: Any, deserializer: Callable[[bytes], Any] | None) -> Any:
     """``behaviour`` taking the raw request bytes, parsed with ``deserializer`` first."""
     if deserializer is None:
         return behaviour
 
     def call(raw: bytes, context: Context) -> Any:
-        try:
-            request = deserializer(raw)
-        except Exception:  # the parser's own error text stays out of the answer
-            return context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Malformed request message.")
+        request, refusal = _parse(raw, deserializer)
+        if refusal is not None:
+            return context.abort(grpc.StatusCode.INVALID_ARGUMENT, refusal)
         return behaviour(request, context)
+
+    return call
+
+
+def _parsing_stream(behaviour: Any, deserializer: Callable[[bytes], Any] | None) -> Any:
+    """``behaviour`` taking a stream of raw request bytes, each parsed as it is read.
+
+    The handler reads its requests from the iterator it is given (``context.read()``
+    would return raw bytes).
+    """
+    if deserializer is None:
+        return behaviour
+
+    def call(requests: AsyncIterator[bytes], context: Context) -> Any:
+        async def parsed() -> AsyncIterator[Any]:
+            async for raw in requests:
+                request, refusal = _parse(raw, deserializer)
+                if refusal is not None:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, refusal)
+                yield request
+
+        return behaviour(parsed(), context)
 
     return call
 
