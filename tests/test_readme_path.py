@@ -112,7 +112,13 @@ def make_team_changes(service: Path, env: Mapping[str, str]) -> dict[str, str]:
     )
     settings.write_text(text + TEAM_SETTING)
     routes = custom / "routes.py"
-    routes.write_text(routes.read_text() + TEAM_ROUTES)
+    text = routes.read_text()
+    empty = "ROUTE_SCOPES: dict[str, tuple[str, ...]] = {}\n"
+    assert empty in text
+    scopes = (
+        'ROUTE_SCOPES: dict[str, tuple[str, ...]] = {"GET /api/v1/greeting": ("items:read",)}\n'
+    )
+    routes.write_text(text.replace(empty, scopes) + TEAM_ROUTES)
     (service / "tests" / "test_greeting.py").write_text(TEAM_TEST)
     run(["uv", "add", TEAM_DEPENDENCY], service, env)
     commit_all(service, "Our greeting route, its setting and a dependency")

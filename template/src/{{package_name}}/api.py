@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .custom import routes as custom_routes
+
 __all__ = [
     "API_ERROR_STATUSES",
     "HEALTH_PATHS",
@@ -42,11 +44,12 @@ ROUTE_SCOPES: dict[str, tuple[str, ...]] = {
     f"POST {ITEMS_PATH}": (WRITE_SCOPE,),
     f"GET {ITEM_PATH}": (READ_SCOPE,),
     f"GET {UPSTREAM_PATH}": (READ_SCOPE,),
+    **custom_routes.ROUTE_SCOPES,  # the team's own (custom/routes.py)
 }
 # The routes that read a JSON body: the core parses and bounds it before the
 # framework does (security/json_body.py), and refuses other media types (415).
 # On any other route, a body sent as JSON is checked too.
-JSON_BODY_ROUTES = (f"POST {ITEMS_PATH}",)
+JSON_BODY_ROUTES = (f"POST {ITEMS_PATH}", *custom_routes.JSON_BODY_ROUTES)
 # Error statuses the API routes document (body: schemas.ErrorBody): unparseable
 # body, no or bad credentials, missing scope, unknown item, body too large, body not
 # JSON, invalid input, rate limited.
