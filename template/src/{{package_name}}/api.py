@@ -14,8 +14,10 @@ __all__ = [
     "HEALTH_PATHS",
     "ITEMS_PATH",
     "ITEM_PATH",
+    "READY_PATHS",
     "READ_SCOPE",
     "ROUTE_RATE_LIMITS",
+    "SCOPES",
     "UPSTREAM_ERROR_STATUSES",
     "UPSTREAM_PATH",
     "WRITE_SCOPE",
@@ -23,6 +25,8 @@ __all__ = [
 ]
 
 HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz")
+# Of those, the readiness probes: 503 while a dependency (the Redis store) is unreachable.
+READY_PATHS = ("/ready", "/readyz")
 ITEMS_PATH = "/api/v1/items"
 ITEM_PATH = "/api/v1/items/{item_id}"
 # The example of an outbound call (outbound/): a value fetched from UPSTREAM_URL.
@@ -30,6 +34,11 @@ UPSTREAM_PATH = "/api/v1/upstream/{key}"
 # What a credential must grant: reading an item, and creating one.
 READ_SCOPE = "items:read"
 WRITE_SCOPE = "items:write"
+# Every scope a route or RPC may require: the one list a credential's scopes are
+# checked against at start-up (API_KEYS and the like), so that a typo such as
+# "items:reed" stops the service instead of silently granting nothing. A route
+# requiring a new scope declares its constant above and adds it here.
+SCOPES: frozenset[str] = frozenset({READ_SCOPE, WRITE_SCOPE})
 # Default for RATE_LIMIT_ROUTES: stricter limits than RATE_LIMIT_DEFAULT for chosen
 # routes ("METHOD /exact/path"), counted per client on top of the default.
 ROUTE_RATE_LIMITS = {f"POST {ITEMS_PATH}": "20/minute"}
