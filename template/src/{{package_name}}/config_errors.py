@@ -83,9 +83,11 @@ def _bounds(metadata: Sequence[Any]) -> str:
 def _lengths(metadata: Sequence[Any]) -> str:
     low = next((m.min_length for m in metadata if isinstance(m, annotated_types.MinLen)), None)
     high = next((m.max_length for m in metadata if isinstance(m, annotated_types.MaxLen)), None)
-    if low is not None and high is not None:
+    if low and high is not None:
         return f"text of {low} to {high} characters"
-    return "text"
+    if high is not None:
+        return f"text of at most {high} characters"
+    return f"text of at least {low} characters" if low else "text"
 
 
 def shape(field: FieldInfo) -> str:
