@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from .service import AUTH_METHODS, PACKAGE, SCOPES, Settings, cli
+from .service import AUTH_METHODS, PACKAGE, SCOPES, Settings, cli, requires
 
 PREFIX = "Invalid configuration: "
 LEAKY = "Sup3rSecretPassw0rd"  # in bad values: no message may repeat it
@@ -442,3 +442,10 @@ def test_every_known_scope_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
         for entry in getattr(settings, name.lower()).values()
     ]
     assert all(scopes == SCOPES for scopes in granted)
+
+
+def test_a_route_cannot_require_an_undeclared_scope() -> None:
+    """SCOPES cannot fall behind the routes: building one with an undeclared scope fails."""
+    with pytest.raises(ValueError, match=r"items:reed required but not declared in api\.SCOPES"):
+        requires(*sorted(SCOPES), "items:reed")
+    assert requires(*sorted(SCOPES)) is not None

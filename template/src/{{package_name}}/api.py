@@ -21,6 +21,7 @@ __all__ = [
     "UPSTREAM_ERROR_STATUSES",
     "UPSTREAM_PATH",
     "WRITE_SCOPE",
+    "declared_scopes",
     "validation_problems",
 ]
 
@@ -37,7 +38,8 @@ WRITE_SCOPE = "items:write"
 # Every scope a route or RPC may require: the one list a credential's scopes are
 # checked against at start-up (API_KEYS and the like), so that a typo such as
 # "items:reed" stops the service instead of silently granting nothing. A route
-# requiring a new scope declares its constant above and adds it here.
+# requiring a new scope declares its constant above and adds it here (``declared_scopes``
+# refuses a route whose scope is missing, so this list cannot fall behind).
 SCOPES: frozenset[str] = frozenset({READ_SCOPE, WRITE_SCOPE})
 # Default for RATE_LIMIT_ROUTES: stricter limits than RATE_LIMIT_DEFAULT for chosen
 # routes ("METHOD /exact/path"), counted per client on top of the default.
@@ -49,6 +51,19 @@ API_ERROR_STATUSES = (400, 401, 403, 404, 413, 422, 429)
 # And those of a route that calls the upstream: a bad answer, unavailable (no
 # upstream configured, or its circuit open: Retry-After), no answer in time.
 UPSTREAM_ERROR_STATUSES = (*API_ERROR_STATUSES, 502, 503, 504)
+
+
+def declared_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """The scopes a route or RPC requires, each one checked against ``SCOPES`` when declared.
+
+    Every adapter's ``requires`` and the gRPC method table pass through here: a
+    requirement missing from ``SCOPES`` stops the app from being built (and so
+    every test), instead of being one that no credential could ever be granted.
+    """
+    required = tuple(scopes)
+    if unknown := sorted(set(required) - SCOPES):
+        raise ValueError(f"scope(s) {', '.join(unknown)} required but not declared in api.SCOPES")
+    return required
 
 
 def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
