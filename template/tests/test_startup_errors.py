@@ -116,6 +116,12 @@ CASES = [
         "url",
     ),
     Case(
+        {"UPSTREAM_URL": f"https://values.example:{LEAKY}/v1"},
+        ("UPSTREAM_URL",),
+        "a port that is not a number from 0 to 65535",
+        "url-port",
+    ),
+    Case(
         {"UPSTREAM_URL": f"https://svc:{LEAKY}@values.example"},
         ("UPSTREAM_URL", "UPSTREAM_TOKEN"),
         "takes no credentials",

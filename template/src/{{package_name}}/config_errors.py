@@ -128,23 +128,22 @@ def _line(item: Any) -> str:
             return reason
         return f"{', '.join(error.names)}: {reason}"
     loc = item["loc"]
-    if not loc:
-        return f"settings: {error}" if error is not None else "settings are not valid"
+    if not loc:  # a check across settings that names them itself (a team's own, say)
+        return str(error) if error is not None else "the settings do not fit together"
     where = _where(loc)
     if error is not None:  # a validator's message: it says what is wrong and what to use
         reason = str(error)
         return reason if reason.startswith(where) else f"{where}: {reason}"
     kind = item["type"]
     wrong = _WRONG.get(kind, "is not valid")
-    field = Settings.model_fields[str(loc[0])]
+    field = Settings.model_fields.get(str(loc[0]))
     ctx = item.get("ctx", {})
-    nested = len(loc) > 1
     if kind == "string_pattern_mismatch":
         allowed = PATTERN_SHAPES.get(ctx.get("pattern"), "text of the documented form")
-    elif nested and "min_length" in ctx:
+    elif len(loc) > 1 and "min_length" in ctx:  # in a JSON entry: {"secret": "..."}
         allowed = f"a {loc[-1]} of at least {ctx['min_length']} characters"
     else:
-        allowed = shape(field)
+        allowed = shape(field) if field is not None else "a valid value"
     return f"{where} {wrong}: use {allowed}"
 
 
