@@ -217,6 +217,18 @@ CASES = [
         "exactly one of",
         "jwt-sources",
     ),
+    Case(
+        {"JWT_PUBLIC_KEY": f"-----BEGIN PUBLIC KEY-----\n{LEAKY}\n-----END PUBLIC KEY-----\n"},
+        ("JWT_PUBLIC_KEY", "JWT_ALGORITHMS"),
+        "use a PEM public key",
+        "jwt-public-key",
+    ),
+    Case(
+        {"JWT_JWKS_URL": "https://idp.example/jwks", "JWT_ALGORITHMS": "RS256,RS257"},
+        ("JWT_ALGORITHMS",),
+        "does not know: use e.g. HS256, RS256",
+        "jwt-unknown-algorithm",
+    ),
     Case({"JWT_LEEWAY": "301"}, ("JWT_LEEWAY",), "a number from 0 to 300", "jwt-leeway"),
     Case({"GRPC_PORT": "8000"}, ("GRPC_PORT", "PORT"), "must differ from PORT", "model-ports"),
     Case(
