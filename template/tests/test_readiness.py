@@ -6,13 +6,14 @@ The Redis store itself, down and back, is tested against a real redis-server
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import anyio
 import pytest
 
 from .conftest import log_lines
-from .service import PACKAGE, Dependency, Readiness, Settings, configure_logging
+from .service import PACKAGE, Dependency, Readiness, Settings, configure_logging, error_kind
 
 pytestmark = pytest.mark.anyio
 LOGGER = f"{PACKAGE}.readiness"
@@ -98,3 +99,13 @@ async def test_nothing_to_depend_on_is_ready_without_probing() -> None:
     start = time.perf_counter()
     assert await ready.failures() == {}
     assert time.perf_counter() - start < 0.1
+
+
+def test_the_error_kind_is_the_innermost_cause_not_a_cancellation() -> None:
+    """A timed-out read: the client's error, from the builtin timeout, from a cancellation."""
+    timeout = TimeoutError()
+    timeout.__context__ = asyncio.CancelledError()
+    client = OSError("Timeout reading from redis://:password@db:6379")
+    client.__cause__ = timeout
+    assert error_kind(client) == "TimeoutError"
+    assert error_kind(asyncio.CancelledError()) == "CancelledError"  # nothing better to say

@@ -34,11 +34,19 @@ Probe = Callable[[], Awaitable[str | None]]
 
 
 def error_kind(error: BaseException) -> str:
-    """The innermost cause's class name (ConnectionRefusedError, gaierror...): no message,
-    which may quote an address with its password."""
-    while (cause := error.__cause__ or error.__context__) is not None:
+    """The innermost cause's class name (ConnectionRefusedError, TimeoutError, gaierror...).
+
+    Not its message, which may quote an address with its password. A cancellation
+    (how asyncio ends a timed-out read) is how it ended, not what went wrong.
+    """
+    kind = type(error).__name__
+    for _ in range(16):  # a cause chain is short; never follow a pathological one forever
+        if isinstance(error, Exception):
+            kind = type(error).__name__
+        if (cause := error.__cause__ or error.__context__) is None:
+            break
         error = cause
-    return type(error).__name__
+    return kind
 
 
 @dataclass(frozen=True, slots=True)
