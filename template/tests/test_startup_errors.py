@@ -459,6 +459,7 @@ def test_every_known_scope_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
         if name in ENV_NAMES
         for entry in getattr(settings, name.lower()).values()
     ]
+    assert len(granted) == sum(name in ENV_NAMES for name in SCOPED_SETTINGS)
     assert all(scopes == SCOPES for scopes in granted)
 
 
