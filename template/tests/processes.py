@@ -28,12 +28,15 @@ def redis_command(port: int, command: bytes) -> bytes:
 
 
 @contextmanager
-def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A redis-server without persistence on a free loopback port; stopped by PID."""
+def redis_server(port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server without persistence on a loopback port (a free one by default).
+
+    Stopped by PID.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is required for these tests: apt-get install redis-server")
-    port = free_port()
+    port = free_port() if port is None else port
     process = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 
 import httpx
 import pytest
@@ -12,6 +11,7 @@ from pydantic import ValidationError
 from .asgi import exchange
 from .conftest import AppFactory, SettingsFactory, client_for
 from .service import (
+    DEFAULT_RATE_LIMIT_STORAGE,
     HEALTH_PATHS,
     ROUTE_RATE_LIMITS,
     BoundedMemoryStorage,
@@ -223,11 +223,11 @@ async def test_each_namespace_is_one_counter_per_client() -> None:
     assert len(storage) == 3
 
 
-def test_redis_url_needs_the_redis_client(make_settings: SettingsFactory) -> None:
-    """Refused at start-up in a memory variant; accepted where the client is installed."""
+def test_redis_url_needs_the_redis_store(make_settings: SettingsFactory) -> None:
+    """Refused at start-up in a memory variant (even with redis installed); else accepted."""
     url = "redis://127.0.0.1:6379/0"
-    if importlib.util.find_spec("redis") is None:
-        with pytest.raises(ValidationError, match="needs the redis package"):
+    if DEFAULT_RATE_LIMIT_STORAGE.startswith("memory://"):
+        with pytest.raises(ValidationError, match="needs the redis package and store"):
             make_settings(rate_limit_storage_url=url)
     else:
         assert make_settings(rate_limit_storage_url=url).rate_limit_storage_url == url

@@ -102,7 +102,7 @@ def test_accepted_upstream_urls(make_settings: SettingsFactory, url: str) -> Non
         ("https://user:pass@api.example.com", "no credentials"),
         ("https://api.example.com/?token=x", "no credentials"),
         ("https://api.example.com/#x", "no credentials"),
-        ("https://api.example.com:99999", "Port"),
+        ("https://api.example.com:99999", "a port that is not a number"),
     ],
 )
 def test_refused_upstream_urls(make_settings: SettingsFactory, url: str, message: str) -> None:

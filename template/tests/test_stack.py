@@ -33,6 +33,7 @@ def test_full_order(make_settings: SettingsFactory) -> None:
         "TrustedHostMiddleware",
         "TimeoutMiddleware",
         "MaxBodySizeMiddleware",
+        "ReadinessMiddleware",
         "RateLimitMiddleware",
         "CSRFMiddleware",
         "AuthMiddleware",

@@ -17,16 +17,21 @@ __all__ = [
     "ITEMS_PATH",
     "ITEM_PATH",
     "JSON_BODY_ROUTES",
+    "READY_PATHS",
     "READ_SCOPE",
     "ROUTE_RATE_LIMITS",
     "ROUTE_SCOPES",
+    "SCOPES",
     "UPSTREAM_ERROR_STATUSES",
     "UPSTREAM_PATH",
     "WRITE_SCOPE",
+    "declared_scopes",
     "validation_problems",
 ]
 
 HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz")
+# Of those, the readiness probes: 503 while a dependency (the Redis store) is unreachable.
+READY_PATHS = ("/ready", "/readyz")
 ITEMS_PATH = "/api/v1/items"
 ITEM_PATH = "/api/v1/items/{item_id}"
 # The example of an outbound call (outbound/): a value fetched from UPSTREAM_URL.
@@ -34,6 +39,13 @@ UPSTREAM_PATH = "/api/v1/upstream/{key}"
 # What a credential must grant: reading an item, and creating one.
 READ_SCOPE = "items:read"
 WRITE_SCOPE = "items:write"
+# Every scope a route or RPC may require: the one list a credential's scopes are
+# checked against at start-up (API_KEYS and the like), so that a typo such as
+# "items:reed" stops the service instead of silently granting nothing. The team's
+# routes declare theirs in custom/routes.py's ROUTE_SCOPES, which counts here too;
+# ``declared_scopes`` refuses a route whose scope is missing, so this cannot fall behind.
+_TEAM_SCOPES = {scope for scopes in custom_routes.ROUTE_SCOPES.values() for scope in scopes}
+SCOPES: frozenset[str] = frozenset({READ_SCOPE, WRITE_SCOPE, *_TEAM_SCOPES})
 # Default for RATE_LIMIT_ROUTES: stricter limits than RATE_LIMIT_DEFAULT for chosen
 # routes ("METHOD /exact/path"), counted per client on top of the default.
 ROUTE_RATE_LIMITS = {f"POST {ITEMS_PATH}": "20/minute"}
@@ -57,6 +69,19 @@ API_ERROR_STATUSES = (400, 401, 403, 404, 413, 415, 422, 429)
 # And those of a route that calls the upstream: a bad answer, unavailable (no
 # upstream configured, or its circuit open: Retry-After), no answer in time.
 UPSTREAM_ERROR_STATUSES = (*API_ERROR_STATUSES, 502, 503, 504)
+
+
+def declared_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """The scopes a route or RPC requires, each one checked against ``SCOPES`` when declared.
+
+    Every adapter's ``requires`` and the gRPC method table pass through here: a
+    requirement missing from ``SCOPES`` stops the app from being built (and so
+    every test), instead of being one that no credential could ever be granted.
+    """
+    required = tuple(scopes)
+    if unknown := sorted(set(required) - SCOPES):
+        raise ValueError(f"scope(s) {', '.join(unknown)} required but not declared in api.SCOPES")
+    return required
 
 
 def validation_problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -24,13 +24,16 @@ UNKNOWN = "unknown"
 
 
 def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
-    """CIDRs (or single addresses) to networks; raises ValueError naming a bad entry."""
+    """CIDRs (or single addresses) to networks; raises ValueError naming a bad entry's position."""
     networks = []
-    for value in values:
+    for number, value in enumerate(values, 1):
         try:
             networks.append(ipaddress.ip_network(value.strip(), strict=False))
-        except ValueError as error:
-            raise ValueError(f"{value!r} is not an IP address or CIDR network") from error
+        except ValueError:
+            raise ValueError(  # not repeated: settings errors never echo a value
+                f"entry {number} is not an IP address or CIDR network: use e.g. 10.0.0.0/8 "
+                "or 192.0.2.10"
+            ) from None
     return tuple(networks)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "BoundedMemoryStorage",
     "Closable",
     "Decision",
+    "Probed",
     "RateLimiter",
     "Window",
     "client_key",
@@ -39,13 +40,13 @@ __all__ = [
 
 
 def parse_limit(text: str) -> limits.RateLimitItem:
-    """``"60/minute"`` to a limit item; ValueError with the offending text otherwise."""
+    """``"60/minute"`` to a limit item; ValueError saying the shape otherwise (not the text)."""
     try:
         return limits.parse(text)
-    except ValueError as error:
+    except ValueError:
         raise ValueError(
-            f"{text!r} is not a rate limit: use <count>/<period>, e.g. 60/minute or 10/second"
-        ) from error
+            "not a rate limit: use <count>/<period>, e.g. 60/minute or 10/second"
+        ) from None
 
 
 def client_key(address: str) -> str:
@@ -147,6 +148,13 @@ class Closable(Protocol):
     """A store holding connections to close at shutdown."""
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Probed(Protocol):
+    """A store that can be down (Redis): ``probe`` says None when it answers, else why not."""
+
+    async def probe(self) -> str | None: ...
 
 
 DEFAULT_NAMESPACE = "default"  # never a route key: those are "METHOD /path"

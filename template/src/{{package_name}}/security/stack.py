@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from .. import SERVER_NAMES_ITSELF
-from ..api import HEALTH_PATHS, JSON_BODY_ROUTES, ROUTE_SCOPES
+from ..api import HEALTH_PATHS, JSON_BODY_ROUTES, READY_PATHS, ROUTE_SCOPES
 from ._asgi import ASGIApp
 from .access_log import AccessLogMiddleware
 from .audit import AuditMiddleware
@@ -28,8 +28,10 @@ from .csrf import CSRFMiddleware
 from .errors import ExceptionHandlerMiddleware
 from .headers import SecurityHeadersMiddleware
 from .json_body import JsonBodyMiddleware
-from .limiter import RateLimiter
+from .limiter import Probed, RateLimiter
 from .rate_limit import RateLimitMiddleware
+from .readiness import Dependency, Readiness, ReadinessMiddleware
+from .redaction import Redactor
 from .request_id import RequestIdMiddleware
 from .storage import make_storage
 from .timeout import TimeoutMiddleware
@@ -39,7 +41,7 @@ from .verifiers import build_verifiers
 if TYPE_CHECKING:
     from ..settings import Settings
 
-__all__ = ["apply_security", "build_rate_limiter", "security_layers"]
+__all__ = ["apply_security", "build_rate_limiter", "build_readiness", "security_layers"]
 
 # The service's own package, so its access log is "<package>.access".
 _PACKAGE = __name__.partition(".")[0]
@@ -55,6 +57,21 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
         fail_open=settings.rate_limit_fail_open,
         route_limits=settings.rate_limit_routes,
     )
+
+
+def build_readiness(settings: Settings, limiter: RateLimiter) -> Readiness:
+    """What readiness depends on: the rate-limit store, when it is one that can be down."""
+    dependencies = []
+    if isinstance(limiter.storage, Probed):
+        dependencies.append(
+            Dependency(
+                name="rate_limit_storage",
+                setting="RATE_LIMIT_STORAGE_URL",
+                target=Redactor().scrub_text(settings.rate_limit_storage_url),
+                probe=limiter.storage.probe,
+            )
+        )
+    return Readiness(dependencies, logger_name=f"{_PACKAGE}.readiness")
 
 
 def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> list[Middleware]:
@@ -104,14 +121,15 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
     ]
     if settings.trusted_hosts:
         layers.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts))
+    limiter = build_rate_limiter(settings)
     layers += [
         Middleware(TimeoutMiddleware, timeout=settings.request_timeout),
         Middleware(MaxBodySizeMiddleware, max_body_size=settings.max_body_size),
+        # Answers /ready and /readyz itself (503) while the rate-limit store is down.
         Middleware(
-            RateLimitMiddleware,
-            limiter=build_rate_limiter(settings),
-            exempt_paths=HEALTH_PATHS,
+            ReadinessMiddleware, readiness=build_readiness(settings, limiter), paths=READY_PATHS
         ),
+        Middleware(RateLimitMiddleware, limiter=limiter, exempt_paths=HEALTH_PATHS),
         Middleware(
             CSRFMiddleware,
             allowed_origins=settings.effective_cors_origins,

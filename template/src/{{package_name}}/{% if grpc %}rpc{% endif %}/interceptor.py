@@ -29,6 +29,7 @@ import structlog
 from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
+from ..api import declared_scopes
 from ..security._asgi import REQUEST_ID, Scope
 from ..security.access_log import Emit, emitter
 from ..security.auth import Refusal, Verifier, authenticate
@@ -97,7 +98,9 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):
         self.limiter = limiter
         self.verifiers = tuple(verifiers)
         self.require_auth = settings.require_auth
-        self.method_scopes = dict(method_scopes)
+        self.method_scopes = {
+            method: declared_scopes(scopes) for method, scopes in method_scopes.items()
+        }
         self.read_only = read_only_methods
         self.identity = (
             ClientIdentityMiddleware(
