@@ -25,7 +25,7 @@ import pytest
 from .asgi import DEFAULT_CREDENTIAL
 from .credentials import AUTH_SETTINGS
 from .processes import free_port
-from .service import PACKAGE
+from .service import EXIT_MARGIN, PACKAGE, PROCESS_MODEL
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 64 * 1024
@@ -34,6 +34,13 @@ TEST_APP = (
     "-c",
     f"from {PACKAGE}.server import serve; from {PACKAGE}.settings import Settings; "
     "serve(Settings(), target='tests.wire_app:create_test_app')",
+)
+# The test app as ``python -m`` runs the service: in a child process, under the exit deadline.
+SUPERVISED_TEST_APP = (
+    "-c",
+    f"import sys; from {PROCESS_MODEL[0]} import {PROCESS_MODEL[1]} as run; "
+    f"from {PACKAGE}.settings import Settings; "
+    "sys.exit(run(Settings(), target='tests.wire_app:create_test_app'))",
 )
 
 
@@ -238,8 +245,9 @@ def test_everything_the_server_prints_is_a_json_line(tmp_path: Path) -> None:
     assert not [line for line in server_lines if "/health" in str(line["event"])]  # ours only
 
 
-def test_a_server_that_cannot_start_says_why_in_json() -> None:
-    """Port taken: the process exits non-zero, and says why in a JSON line too."""
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_port_taken_is_one_line_naming_it_and_how_to_choose_another(log_format: str) -> None:
+    """``python -m`` on a busy port: exit 2 and one line on stderr, no traceback, nothing else."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -247,15 +255,71 @@ def test_a_server_that_cannot_start_says_why_in_json() -> None:
         result = subprocess.run(
             [sys.executable, "-m", PACKAGE],
             cwd=PROJECT_ROOT,
-            env=server_environment(port, {"LOG_FORMAT": "json"}),
+            env=server_environment(port, {"LOG_FORMAT": log_format}),
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
-    assert result.returncode != 0
-    levels = {line["level"] for line in json_lines(result.stdout, result.stderr)}
-    assert levels & {"error", "critical"}  # the failure is reported, not swallowed
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert f"127.0.0.1:{port}" in line
+    assert "already in use" in line
+    assert "PORT=" in line
+    assert "--port" in line
+
+
+def test_the_exit_deadline_holds_on_a_busy_machine(tmp_path: Path) -> None:
+    """SIGTERM with a worker stuck in blocking code, a slow request open and the CPU busy.
+
+    The process (workers included) is gone within SHUTDOWN_GRACE plus the exit
+    margin, whatever the server makes of its stuck worker: after that the
+    supervisor kills the whole process group and says so.
+    """
+    grace = 1.0
+    environment = {"SHUTDOWN_GRACE": f"{grace:g}", "WORKERS": "2", "LOG_FORMAT": "json"}
+    with (
+        serving(SUPERVISED_TEST_APP, environment, output=tmp_path) as (base, process),
+        ThreadPoolExecutor(4) as pool,
+        cpu_burners(2),
+    ):
+        requests = [
+            pool.submit(
+                httpx.get,
+                f"{base}/_test/{path}",
+                params={"seconds": 30},
+                timeout=httpx.Timeout(5, read=40),
+                headers=DEFAULT_CREDENTIAL,
+            )
+            for path in ("stuck", "stuck", "slow", "slow")
+        ]
+        time.sleep(0.5)  # let the requests reach their handlers
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+        took = time.monotonic() - signalled
+        for request in requests:  # none finished late: each cut off (or refused)
+            with pytest.raises(httpx.TransportError):
+                request.result(timeout=30)
+    assert took < grace + EXIT_MARGIN + 2.5  # slack for the busy machine
+    with pytest.raises(httpx.TransportError):  # no worker was left behind, listening
+        httpx.get(f"{base}/health", timeout=2)
+    records = json_lines(*[(tmp_path / name).read_text() for name in ("stdout", "stderr")])
+    deadline_passed = [line for line in records if line["event"] == "shutdown_deadline_passed"]
+    assert (code, len(deadline_passed)) in {(0, 0), (1, 1)}  # drained, or killed and said so
+
+
+@contextmanager
+def cpu_burners(count: int) -> Iterator[None]:
+    """``count`` processes spinning on the CPU while the block runs; killed by PID after it."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 def json_lines(*outputs: str) -> list[dict[str, Any]]:
