@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -42,6 +43,10 @@ SUPERVISED_TEST_APP = (
     f"from {PACKAGE}.settings import Settings; "
     "sys.exit(run(Settings(), target='tests.wire_app:create_test_app'))",
 )
+
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def auth_environment() -> dict[str, str]:
@@ -243,6 +248,25 @@ def test_everything_the_server_prints_is_a_json_line(tmp_path: Path) -> None:
     assert any(address in str(line["event"]) for line in server_lines)  # e.g. "Listening at"
     assert any(line.get("logger") == f"{PACKAGE}.access" for line in records)
     assert not [line for line in server_lines if "/health" in str(line["event"])]  # ours only
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_every_line_has_the_same_timestamp_format(tmp_path: Path, log_format: str) -> None:
+    """The server's lines and ours, in one stream: one timestamp format (ISO 8601, UTC, ``Z``)."""
+    env = {"LOG_FORMAT": log_format, "WORKERS": "2"}
+    with serving(("-m", PACKAGE), env, output=tmp_path) as (base, process):
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    text = "".join((tmp_path / name).read_text() for name in ("stdout", "stderr"))
+    if log_format == "json":
+        records = [(line["timestamp"], line.get("logger", "")) for line in json_lines(text)]
+        stamps = [(stamp, logger.startswith(PACKAGE)) for stamp, logger in records]
+    else:
+        lines = [ANSI_ESCAPE.sub("", line) for line in text.splitlines() if line.strip()]
+        stamps = [(line.partition(" ")[0], f"[{PACKAGE}." in line) for line in lines]
+    assert {ours for _, ours in stamps} == {True, False}  # the server's lines and ours
+    assert [stamp for stamp, _ in stamps if not TIMESTAMP.fullmatch(stamp)] == []
 
 
 @pytest.mark.parametrize("log_format", ["json", "console"])
