@@ -269,6 +269,33 @@ def test_every_line_has_the_same_timestamp_format(tmp_path: Path, log_format: st
     assert [stamp for stamp, _ in stamps if not TIMESTAMP.fullmatch(stamp)] == []
 
 
+@pytest.mark.parametrize("debug", [True, False], ids=["debug", "production"])
+def test_debug_mode_reloads_on_a_source_change_production_never(debug: bool) -> None:
+    """``just dev`` (``--debug``) restarts the app when a file under src/ changes; production never.
+
+    Seen from outside as fresh process state: the in-memory rate limit (two
+    requests an hour), spent before the change, lets a request through again.
+    """
+    command = ("-m", PACKAGE, *(["--debug"] if debug else []))
+    with serving(command, {"RATE_LIMIT_DEFAULT": "2/hour"}) as (base, _):
+        assert [status(f"{base}/limited") for _ in range(3)][-1] == 429
+        os.utime(PROJECT_ROOT / "src" / PACKAGE / "api.py")  # changed (its content stays)
+        deadline = time.monotonic() + (30 if debug else 4)
+        limited = True
+        while limited and time.monotonic() < deadline:
+            time.sleep(0.3)
+            limited = status(f"{base}/limited") in {429, None}  # None: restarting
+    assert limited is not debug
+
+
+def status(url: str) -> int | None:
+    """The status of a GET to ``url``, or None if the server did not answer."""
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.TransportError:
+        return None
+
+
 @pytest.mark.parametrize("log_format", ["json", "console"])
 def test_a_port_taken_is_one_line_naming_it_and_how_to_choose_another(log_format: str) -> None:
     """``python -m`` on a busy port: exit 2 and one line on stderr, no traceback, nothing else."""

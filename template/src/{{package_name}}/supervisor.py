@@ -5,8 +5,9 @@ in a child process that leads a process group of its own, and only watches it.
 On SIGTERM or SIGINT it passes SIGTERM on and arms the deadline: SHUTDOWN_GRACE
 plus ``EXIT_MARGIN`` seconds later, whatever the server is doing (a worker that
 ignores its stop, a starved CPU, a blocked log pipe), the whole group is killed
-and the process exits 1. A second signal ends it at once. A server that drains
-in time exits as it would alone, 0. The servers' own grace periods stay in
+and the process exits 1. (One Ctrl+C may arrive twice, from the terminal and
+from ``uv run``: later signals change nothing.) A server that drains in time
+exits as it would alone, 0. The servers' own grace periods stay in
 place; this is the bound they cannot overrun. The deadline is a thread, so it
 fires even while the main thread is stuck.
 """
@@ -53,9 +54,9 @@ class ServerProcess:
             self.stop()
 
     def stop(self) -> None:
-        """SIGTERM to the server and the deadline armed; called again, the deadline is now."""
+        """SIGTERM to the server and the deadline armed (once: a signal may come twice)."""
         if self.stopping:
-            self.expire()
+            return
         self.stopping = True
         if self.process is None:
             return
