@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,10 +13,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def test_bare_just_lists_the_recipes_and_starts_nothing() -> None:
     just = Path(sys.executable).with_name("just")  # the dev dependency rust-just
+    path = os.pathsep.join([str(just.parent), os.environ.get("PATH", "")])  # as `uv run` has it
     result = subprocess.run(
         [str(just)],
         cwd=PROJECT_ROOT,
-        env={"PATH": "/usr/bin:/bin"},  # the recipe finds just without the venv on PATH
+        env={**os.environ, "PATH": path},
         capture_output=True,
         text=True,
         timeout=30,

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -288,6 +288,14 @@ def test_debug_mode_reloads_on_a_source_change_production_never(debug: bool) -> 
     assert limited is not debug
 
 
+def answer(request: Future[httpx.Response]) -> int | None:
+    """The status a request in flight got, or None if it was cut off."""
+    try:
+        return request.result(timeout=30).status_code
+    except httpx.TransportError:
+        return None
+
+
 def status(url: str) -> int | None:
     """The status of a GET to ``url``, or None if the server did not answer."""
     try:
@@ -350,9 +358,8 @@ def test_the_exit_deadline_holds_on_a_busy_machine(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
         took = time.monotonic() - signalled
-        for request in requests:  # none finished late: each cut off (or refused)
-            with pytest.raises(httpx.TransportError):
-                request.result(timeout=30)
+        answers = [answer(request) for request in requests]
+    assert 200 not in answers  # none finished late: each cut off or answered with an error
     assert took < grace + EXIT_MARGIN + 2.5  # slack for the busy machine
     with pytest.raises(httpx.TransportError):  # no worker was left behind, listening
         httpx.get(f"{base}/health", timeout=2)
