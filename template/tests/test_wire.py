@@ -182,7 +182,8 @@ def test_wrong_host_is_refused_on_the_wire(server: str) -> None:
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_zero() -> None:
-    with running_server() as (base, process), ThreadPoolExecutor(1) as pool:
+    """As ``python -m`` runs it: SIGTERM reaches the server through the main process."""
+    with serving(SUPERVISED_TEST_APP, {}) as (base, process), ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(
             httpx.get,
             f"{base}/_test/slow",
