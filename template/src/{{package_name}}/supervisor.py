@@ -42,7 +42,6 @@ class ServerProcess:
         self.deadline = settings.shutdown_grace + EXIT_MARGIN
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = False
-        self.timer: threading.Timer | None = None
 
     def start(self) -> None:
         # The child reads the same environment (the command line's flags are already in it).
@@ -60,9 +59,11 @@ class ServerProcess:
         self.stopping = True
         if self.process is None:
             return
-        self.timer = threading.Timer(self.deadline, self.expire)
-        self.timer.daemon = True
-        self.timer.start()
+        # Never cancelled: it also bounds what follows the server's exit (gRPC's drain,
+        # the interpreter's own shutdown). A daemon, so a clean exit does not wait for it.
+        timer = threading.Timer(self.deadline, self.expire)
+        timer.daemon = True
+        timer.start()
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signal.SIGTERM)
@@ -89,8 +90,6 @@ class ServerProcess:
             raise RuntimeError("start() first")
         code = self.process.wait()
         self.kill()  # workers a dying server left behind
-        if self.timer is not None:
-            self.timer.cancel()
         return code if code >= 0 else 1  # killed by a signal: a failure
 
 
