@@ -105,6 +105,13 @@ SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "uvicorn": ("uvicorn>=0.32",),
     "hypercorn": ("hypercorn>=0.17",),
 }
+# `just dev` reloads on changes: Granian needs watchfiles for it, Uvicorn prefers it
+# to polling, Hypercorn polls on its own. Dev only: production never reloads.
+SERVER_DEV_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "granian": ("watchfiles>=1.0",),
+    "uvicorn": ("watchfiles>=1.0",),
+    "hypercorn": (),
+}
 DEV_DEPENDENCIES: tuple[str, ...] = (
     "anyio>=4.6",
     "cryptography>=44.0",  # TLS tests (outbound client, gRPC) make throwaway certificates
@@ -235,7 +242,8 @@ def opentelemetry_dependencies(answers: dict[str, Any]) -> tuple[str, ...]:
 
 def dev_dependencies(answers: dict[str, Any]) -> list[str]:
     """Requirement strings of the dev group: the shared tools, then the chosen options' own."""
-    return [*DEV_DEPENDENCIES, *(GRPC_DEV_DEPENDENCIES if answers.get("grpc") else ())]
+    server = SERVER_DEV_DEPENDENCIES[str(answers.get("server", "granian"))]
+    return [*DEV_DEPENDENCIES, *server, *(GRPC_DEV_DEPENDENCIES if answers.get("grpc") else ())]
 
 
 def auth_methods(answers: dict[str, Any]) -> list[str]:

@@ -58,6 +58,17 @@ def test_security_runs_every_check_and_fails_closed(project: Project) -> None:
     assert output.count(FAIL_CLOSED) == 2
     assert "security: failed: vulns audit" in output
     assert not FALSE_ALL_CLEAR.search(output), output
+    # Progress: a line as each check starts and as it ends, in order.
+    progress = [line for line in output.splitlines() if line.startswith("security: ")]
+    assert progress == [
+        "security: licenses …",
+        "security: licenses … ok",
+        "security: vulns …",
+        "security: vulns … FAILED",
+        "security: audit …",
+        "security: audit … FAILED",
+        "security: failed: vulns audit",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -80,6 +91,7 @@ def test_advisory_wrapper_tells_a_pass_from_an_unreachable_feed(
     output = result.stdout + result.stderr
     assert result.returncode == exit_code, output
     assert (FAIL_CLOSED in output) is fail_closed
+    assert "python: querying the advisory feed" in result.stderr  # said before the wait
     if fail_closed:
         assert not FALSE_ALL_CLEAR.search(output), output
 

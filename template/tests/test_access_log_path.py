@@ -41,7 +41,7 @@ async def test_access_line_has_every_field_in_order(
         "timestamp",
     ]
     assert (entry["event"], entry["level"], entry["request_id"]) == ("request", "info", "abc-1")
-    assert entry["timestamp"].endswith("+00:00")
+    assert entry["timestamp"].endswith("Z")  # UTC, written as TimeStamper(fmt="iso") does
 
 
 async def test_level_above_info_writes_no_access_line(

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import pytest
 from .asgi import DEFAULT_CREDENTIAL
 from .credentials import AUTH_SETTINGS
 from .processes import free_port
-from .service import PACKAGE, SERVER_NAMES_ITSELF
+from .service import EXIT_MARGIN, PACKAGE, PROCESS_MODEL, SERVER_NAMES_ITSELF
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 64 * 1024
@@ -35,6 +36,17 @@ TEST_APP = (
     f"from {PACKAGE}.server import serve; from {PACKAGE}.settings import Settings; "
     "serve(Settings(), target='tests.wire_app:create_test_app')",
 )
+# The test app as ``python -m`` runs the service: in a child process, under the exit deadline.
+SUPERVISED_TEST_APP = (
+    "-c",
+    f"import sys; from {PROCESS_MODEL[0]} import {PROCESS_MODEL[1]} as run; "
+    f"from {PACKAGE}.settings import Settings; "
+    "sys.exit(run(Settings(), target='tests.wire_app:create_test_app'))",
+)
+
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def auth_environment() -> dict[str, str]:
@@ -172,7 +184,8 @@ def test_wrong_host_is_refused_on_the_wire(server: str) -> None:
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_zero() -> None:
-    with running_server() as (base, process), ThreadPoolExecutor(1) as pool:
+    """As ``python -m`` runs it: SIGTERM reaches the server through the main process."""
+    with serving(SUPERVISED_TEST_APP, {}) as (base, process), ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(
             httpx.get,
             f"{base}/_test/slow",
@@ -240,8 +253,63 @@ def test_everything_the_server_prints_is_a_json_line(tmp_path: Path) -> None:
     assert not [line for line in server_lines if "/health" in str(line["event"])]  # ours only
 
 
-def test_a_server_that_cannot_start_says_why_in_json() -> None:
-    """Port taken: the process exits non-zero, and says why in a JSON line too."""
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_every_line_has_the_same_timestamp_format(tmp_path: Path, log_format: str) -> None:
+    """The server's lines and ours, in one stream: one timestamp format (ISO 8601, UTC, ``Z``)."""
+    env = {"LOG_FORMAT": log_format, "WORKERS": "2"}
+    with serving(("-m", PACKAGE), env, output=tmp_path) as (base, process):
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    text = "".join((tmp_path / name).read_text() for name in ("stdout", "stderr"))
+    if log_format == "json":
+        records = [(line["timestamp"], line.get("logger", "")) for line in json_lines(text)]
+        stamps = [(stamp, logger.startswith(PACKAGE)) for stamp, logger in records]
+    else:
+        lines = [ANSI_ESCAPE.sub("", line) for line in text.splitlines() if line.strip()]
+        stamps = [(line.partition(" ")[0], f"[{PACKAGE}." in line) for line in lines]
+    assert {ours for _, ours in stamps} == {True, False}  # the server's lines and ours
+    assert [stamp for stamp, _ in stamps if not TIMESTAMP.fullmatch(stamp)] == []
+
+
+@pytest.mark.parametrize("debug", [True, False], ids=["debug", "production"])
+def test_debug_mode_reloads_on_a_source_change_production_never(debug: bool) -> None:
+    """``just dev`` (``--debug``) restarts the app when a file under src/ changes; production never.
+
+    Seen from outside as fresh process state: the in-memory rate limit (two
+    requests an hour), spent before the change, lets a request through again.
+    """
+    command = ("-m", PACKAGE, *(["--debug"] if debug else []))
+    with serving(command, {"RATE_LIMIT_DEFAULT": "2/hour"}) as (base, _):
+        assert [status(f"{base}/limited") for _ in range(3)][-1] == 429
+        os.utime(PROJECT_ROOT / "src" / PACKAGE / "api.py")  # changed (its content stays)
+        deadline = time.monotonic() + (30 if debug else 4)
+        limited = True
+        while limited and time.monotonic() < deadline:
+            time.sleep(0.3)
+            limited = status(f"{base}/limited") in {429, None}  # None: restarting
+    assert limited is not debug
+
+
+def answer(request: Future[httpx.Response]) -> int | None:
+    """The status a request in flight got, or None if it was cut off."""
+    try:
+        return request.result(timeout=30).status_code
+    except httpx.TransportError:
+        return None
+
+
+def status(url: str) -> int | None:
+    """The status of a GET to ``url``, or None if the server did not answer."""
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.TransportError:
+        return None
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_port_taken_is_one_line_naming_it_and_how_to_choose_another(log_format: str) -> None:
+    """``python -m`` on a busy port: exit 2 and one line on stderr, no traceback, nothing else."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -249,15 +317,70 @@ def test_a_server_that_cannot_start_says_why_in_json() -> None:
         result = subprocess.run(
             [sys.executable, "-m", PACKAGE],
             cwd=PROJECT_ROOT,
-            env=server_environment(port, {"LOG_FORMAT": "json"}),
+            env=server_environment(port, {"LOG_FORMAT": log_format}),
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
-    assert result.returncode != 0
-    levels = {line["level"] for line in json_lines(result.stdout, result.stderr)}
-    assert levels & {"error", "critical"}  # the failure is reported, not swallowed
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert f"127.0.0.1:{port}" in line
+    assert "already in use" in line
+    assert "PORT=" in line
+    assert "--port" in line
+
+
+def test_the_exit_deadline_holds_on_a_busy_machine(tmp_path: Path) -> None:
+    """SIGTERM with a worker stuck in blocking code, a slow request open and the CPU busy.
+
+    The process (workers included) is gone within SHUTDOWN_GRACE plus the exit
+    margin, whatever the server makes of its stuck worker: after that the
+    supervisor kills the whole process group and says so.
+    """
+    grace = 1.0
+    environment = {"SHUTDOWN_GRACE": f"{grace:g}", "WORKERS": "2", "LOG_FORMAT": "json"}
+    with (
+        serving(SUPERVISED_TEST_APP, environment, output=tmp_path) as (base, process),
+        ThreadPoolExecutor(4) as pool,
+        cpu_burners(2),
+    ):
+        requests = [
+            pool.submit(
+                httpx.get,
+                f"{base}/_test/{path}",
+                params={"seconds": 30},
+                timeout=httpx.Timeout(5, read=40),
+                headers=DEFAULT_CREDENTIAL,
+            )
+            for path in ("stuck", "stuck", "slow", "slow")
+        ]
+        time.sleep(0.5)  # let the requests reach their handlers
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+        took = time.monotonic() - signalled
+        answers = [answer(request) for request in requests]
+    assert 200 not in answers  # none finished late: each cut off or answered with an error
+    assert took < grace + EXIT_MARGIN + 2.5  # slack for the busy machine
+    with pytest.raises(httpx.TransportError):  # no worker was left behind, listening
+        httpx.get(f"{base}/health", timeout=2)
+    records = json_lines(*[(tmp_path / name).read_text() for name in ("stdout", "stderr")])
+    deadline_passed = [line for line in records if line["event"] == "shutdown_deadline_passed"]
+    assert (code, len(deadline_passed)) in {(0, 0), (1, 1)}  # drained, or killed and said so
+
+
+@contextmanager
+def cpu_burners(count: int) -> Iterator[None]:
+    """``count`` processes spinning on the CPU while the block runs; killed by PID after it."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 def json_lines(*outputs: str) -> list[dict[str, Any]]:

@@ -58,6 +58,11 @@ def add_request_fields(_: WrappedLogger, method_name: str, event_dict: EventDict
 _LEVEL_NAMES = {"warn": "warning", "exception": "error"}
 
 
+# Timestamps as TimeStamper(fmt="iso", utc=True) writes them (``…T12:00:00.123456Z``):
+# our lines and the servers' and libraries' (stamped by the foreign chain) alike.
+_ORJSON_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_UTC_Z
+
+
 class JSONLines:
     """Last processor of the JSON chain: one redacted line of JSON, as bytes.
 
@@ -73,11 +78,11 @@ class JSONLines:
         redactor = self.redactor
         if "exc_info" not in event_dict and redactor.known_clean(event_dict):
             # Flat, no sensitive name, every string known clean: the access line, mostly.
-            return orjson.dumps(event_dict, option=orjson.OPT_APPEND_NEWLINE)
+            return orjson.dumps(event_dict, option=_ORJSON_OPTIONS)
         rendered: Any = redactor.redact_names(event_dict)
         if "exc_info" in rendered:
             rendered = self.tracebacks(logger, method_name, rendered)
-        line = orjson.dumps(rendered, default=_fallback, option=orjson.OPT_APPEND_NEWLINE)
+        line = orjson.dumps(rendered, default=_fallback, option=_ORJSON_OPTIONS)
         return escape_unicode_line_breaks(redactor.scrub_line(line))
 
 
