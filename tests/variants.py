@@ -72,6 +72,7 @@ VARIANTS: tuple[Variant, ...] = (
             "server": "hypercorn",
             "python_version": "3.12",
             "project_slug": "edge-svc",
+            "grpc": True,  # gRPC on the memory store (the everything variants use Redis)
         },
     ),
     Variant("quart-granian-py312", {"framework": "quart", "python_version": "3.12"}),
