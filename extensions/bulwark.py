@@ -259,12 +259,17 @@ def auth_methods_problem(methods: list[str]) -> str:
     return ""
 
 
+def _as_list(value: Any) -> list[Any]:
+    """A multiselect answer as a list, also when given as `--data 'auth_methods=[a, b]'`."""
+    if isinstance(value, str) and value.startswith("["):
+        value = yaml.safe_load(value)
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 def choice_problem(question: str, value: Any) -> str:
     """Empty string if ``value`` is one of ``question``'s choices (each one, for a list)."""
     allowed = CHOICES[question]
-    if isinstance(value, str) and value.startswith("["):
-        value = yaml.safe_load(value)  # `--data 'auth_methods=[api_key, jwt]'`
-    for item in value if isinstance(value, list) else [value]:
+    for item in _as_list(value):
         if str(item) not in allowed:
             return (
                 f"{question}={item!r} is not a choice; use one of: {', '.join(allowed)} "
@@ -279,6 +284,7 @@ VALIDATORS = {
     "project_slug": lambda value: slug_problem(str(value)),
     "package_name": lambda value: package_name_problem(str(value)),
     "author_email": lambda value: email_problem(str(value)),
+    "auth_methods": lambda value: auth_methods_problem(_as_list(value)),
 }
 
 
@@ -289,12 +295,9 @@ def data_problem(data: dict[str, Any]) -> str:
     run, and it answers with a traceback; this says the same in one line.
     """
     for question, value in data.items():
-        if question in CHOICES:
-            problem = choice_problem(question, value)
-        elif question in VALIDATORS:
+        problem = choice_problem(question, value) if question in CHOICES else ""
+        if not problem and question in VALIDATORS:
             problem = VALIDATORS[question](value) and f"{question}: {VALIDATORS[question](value)}"
-        else:
-            continue
         if problem:
             return problem
     return ""

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from copier.errors import UserMessageError
 
 from extensions.bulwark import DOCS_PATHS
 
@@ -169,7 +170,8 @@ def test_docs_path_is_where_the_framework_serves_its_docs(
 def test_bad_answers_are_rejected_with_a_message(
     template: Path, tmp_path: Path, answers: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    # One line from the extension (UserMessageError: the CLI prints it, no traceback).
+    with pytest.raises(UserMessageError, match=message):
         render(template, tmp_path / "p", answers)
     assert not (tmp_path / "p" / "src").exists()
 
