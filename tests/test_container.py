@@ -19,6 +19,7 @@ from .podman import (
     inspect,
     missing_tools,
     podman,
+    use_stand_in_base,
     wait_for,
 )
 from .projects import Project, installed_project
@@ -49,12 +50,15 @@ def test_containerfile_structure(variant: Variant, template: Path, tmp_path: Pat
     build, runtime = stages(parsed)  # exactly two stages
 
     defaults = arg_defaults(parsed)
-    assert DIGEST_PINNED.match(defaults["BUILD_IMAGE"]), defaults["BUILD_IMAGE"]
-    assert DIGEST_PINNED.match(defaults["RUNTIME_IMAGE"]), defaults["RUNTIME_IMAGE"]
-    assert defaults["BUILD_IMAGE"].startswith("docker.io/library/python:3.13-slim-trixie@")
-    assert defaults["RUNTIME_IMAGE"].startswith("gcr.io/distroless/python3-debian13:nonroot@")
-    assert build[0].value == "${BUILD_IMAGE} AS build"
-    assert runtime[0].value == "${RUNTIME_IMAGE}"
+    # Literal, digest-pinned FROM lines: what Dependabot's `docker` ecosystem reads.
+    build_image, alias = build[0].value.split(" AS ")
+    assert alias == "build"
+    runtime_image = runtime[0].value
+    assert DIGEST_PINNED.match(build_image), build_image
+    assert DIGEST_PINNED.match(runtime_image), runtime_image
+    assert build_image.startswith("docker.io/library/python:3.13-slim-trixie@")
+    assert runtime_image.startswith("gcr.io/distroless/python3-debian13:nonroot@")
+    assert "$" not in build_image + runtime_image
     assert "uv==" in defaults["UV_REQUIREMENT"]
     assert "--hash=sha256:" in defaults["UV_REQUIREMENT"]
 
@@ -126,6 +130,8 @@ def test_image_builds_and_serves_locked_down(
         template, shared_dir, tmp_path / "svc", {"python_version": BASE_PYTHON}
     )
 
+    replaced = use_stand_in_base(project.path / "Containerfile")
+    assert len(replaced) == 2 and all(DIGEST_PINNED.match(ref) for ref in replaced), replaced
     tag = uuid.uuid4().hex[:12]
     image, name, port = f"localhost/bulwark-test:{tag}", f"bulwark-test-{tag}", free_port()
     env = {**engine, "IMAGE": image, "HOST_PORT": str(port)}
