@@ -131,7 +131,8 @@ def test_image_builds_and_serves_locked_down(
     )
 
     replaced = use_stand_in_base(project.path / "Containerfile")
-    assert len(replaced) == 2 and all(DIGEST_PINNED.match(ref) for ref in replaced), replaced
+    assert len(replaced) == 2, replaced
+    assert all(DIGEST_PINNED.match(ref) for ref in replaced), replaced
     tag = uuid.uuid4().hex[:12]
     image, name, port = f"localhost/bulwark-test:{tag}", f"bulwark-test-{tag}", free_port()
     env = {**engine, "IMAGE": image, "HOST_PORT": str(port)}

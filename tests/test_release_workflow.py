@@ -138,7 +138,8 @@ def test_template_update_runs_copier_read_only_and_reports_leftovers(
         assert flag in runs, flag
     assert "uv run just update-leftovers" in runs
     pr_runs = " ".join(step.get("run", "") for step in pull_request["steps"])
-    assert "copier" not in pr_runs and "uv run" not in pr_runs  # no template code with write
+    assert "copier" not in pr_runs
+    assert "uv run" not in pr_runs
     (create,) = [a for a in uses(pull_request) if a.startswith("peter-evans/create-pull-request@")]
     assert create
 
@@ -319,7 +320,8 @@ def test_license_security_policy_and_codeowners(
     assert "[yyyy]" not in text
     assert f'license = "{chosen}"' in (project / "pyproject.toml").read_text()
     security = (project / "SECURITY.md").read_text()
-    assert "Reporting a vulnerability" in security and "Supported versions" in security
+    assert "Reporting a vulnerability" in security
+    assert "Supported versions" in security
     assert "you@example.com" in security
     owners = (project / ".github/CODEOWNERS").read_text().splitlines()
     assert any(line.startswith("* ") for line in owners)
