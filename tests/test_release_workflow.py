@@ -8,7 +8,11 @@ on every variant's files at once.
 from __future__ import annotations
 
 import datetime
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +329,48 @@ def test_license_security_policy_and_codeowners(
     assert "you@example.com" in security
     owners = (project / ".github/CODEOWNERS").read_text().splitlines()
     assert any(line.startswith("* ") for line in owners)
+
+
+# --- checkov ----------------------------------------------------------------------
+
+# One variant per distinct set of workflows: ci.yml varies with Redis and Kubernetes,
+# scorecard.yml with the licence (published results or not).
+CHECKOV_VARIANTS = (
+    "default",
+    "fastapi-hypercorn-py311",
+    "litestar-uvicorn-py311",
+    "fastapi-everything",
+)
+
+
+def test_checkov_finds_nothing_in_the_workflows(rendered: dict[str, Path], tmp_path: Path) -> None:
+    """checkov (the template's dev group), github_actions checks, offline.
+
+    checkov silently skips a workflow its own schema rejects, and that schema (3.3)
+    predates the `attestations` permission: it reads copies without that one line,
+    and the test fails if any workflow goes unscanned.
+    """
+    checkov = Path(sys.executable).parent / "checkov"
+    command = [str(checkov), "--framework", "github_actions", "--output", "json", "-d"]
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
+    running = {}
+    for name in CHECKOV_VARIANTS:
+        copy = tmp_path / name / ".github" / "workflows"
+        copy.mkdir(parents=True)
+        for workflow_file in WORKFLOWS:
+            text = (rendered[name] / ".github/workflows" / workflow_file).read_text()
+            unknown = re.compile(r"^ +attestations: write.*\n", re.MULTILINE)
+            (copy / workflow_file).write_text(unknown.sub("", text))
+        running[name] = subprocess.Popen(
+            [*command, str(tmp_path / name)], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, env=env,
+        )  # fmt: skip
+    for name, process in running.items():
+        output, _ = process.communicate(timeout=300)
+        report = json.loads(output)
+        report = report[0] if isinstance(report, list) else report
+        assert report["summary"]["failed"] == 0, (name, report["results"]["failed_checks"])
+        assert report["summary"]["parsing_errors"] == 0, name
+        scanned = {check["file_path"].rsplit("/", 1)[-1]
+                   for check in report["results"]["passed_checks"]}  # fmt: skip
+        assert scanned == set(WORKFLOWS), (name, scanned)
