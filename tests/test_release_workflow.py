@@ -374,3 +374,64 @@ def test_checkov_finds_nothing_in_the_workflows(rendered: dict[str, Path], tmp_p
         scanned = {check["file_path"].rsplit("/", 1)[-1]
                    for check in report["results"]["passed_checks"]}  # fmt: skip
         assert scanned == set(WORKFLOWS), (name, scanned)
+
+
+# --- the template-update workflow's own shell steps, run for real --------------------
+
+
+def step_script(project: Path, name: str) -> str:
+    (job,) = [workflow(project, "template-update.yml")["jobs"]["update"]]
+    (step,) = [s for s in job["steps"] if s.get("name") == name]
+    script: str = step["run"]
+    return script
+
+
+def test_template_update_refuses_a_template_ci_cannot_reach(
+    rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    script = step_script(rendered["default"], "The template must be reachable from CI")
+    answers = (rendered["default"] / ".copier-answers.yml").read_text()
+    assert re.search(r"^_src_path: /", answers, re.MULTILINE)  # as rendered from a clone
+    sources = {
+        "/home/me/bulwark": False,
+        "https://github.com/acme/bulwark.git": True,
+        "gh:acme/bulwark": True,
+        "'git@github.com:acme/bulwark.git'": True,
+    }
+    for source, passes in sources.items():
+        (tmp_path / ".copier-answers.yml").write_text(
+            re.sub(r"^_src_path: .*$", f"_src_path: {source}", answers, flags=re.MULTILINE)
+        )
+        result = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", script],
+            cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert (result.returncode == 0) is passes, (source, result.stdout)
+        if not passes:
+            assert "::error::_src_path" in result.stdout
+
+
+def test_template_update_reports_leftovers_in_the_pull_request(
+    project: Project, tmp_path: Path
+) -> None:
+    script = step_script(project.path, "Files left to resolve (reported in the pull request)")
+    env = {**project.env, "RUNNER_TEMP": str(tmp_path)}
+    command = ["bash", "-eo", "pipefail", "-c", script]
+    clean = subprocess.run(command, cwd=project.path, env=env, capture_output=True, text=True,
+                           timeout=120, check=False)  # fmt: skip
+    assert clean.returncode == 0, clean.stderr
+    assert "nothing to resolve" in (tmp_path / "update/body.md").read_text()
+
+    conflicted = project.path / "src" / "conflicted.txt"
+    conflicted.write_text(
+        "<<<<<<< before updating\nmine\n=======\ntheirs\n>>>>>>> after updating\n"
+    )
+    try:
+        dirty = subprocess.run(command, cwd=project.path, env=env, capture_output=True,
+                               text=True, timeout=120, check=False)  # fmt: skip
+    finally:
+        conflicted.unlink()
+    assert dirty.returncode == 0, dirty.stderr  # the pull request is still opened
+    body = (tmp_path / "update/body.md").read_text()
+    assert "resolve these before merging" in body
+    assert "src/conflicted.txt" in body
