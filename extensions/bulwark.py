@@ -7,6 +7,7 @@ extension is safe to load, but Copier still requires ``--trust`` for any
 
 from __future__ import annotations
 
+import datetime
 import keyword
 import os
 import re
@@ -354,4 +355,7 @@ class BulwarkContext(ContextHook):
         # The container's Python is the distroless image's (python3-debian13 ships 3.13
         # only); the builder image must match it, whatever the project's minimum is.
         context["container_python"] = "3.13"
+        # LICENSE's copyright year. An update renders the old and new template in the
+        # same year, so the year a project was rendered in stays in its LICENSE.
+        context["copyright_year"] = str(datetime.date.today().year)
         context["container_python_differs"] = context.get("python_version", "3.13") != "3.13"

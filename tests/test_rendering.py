@@ -19,7 +19,8 @@ from .harness import REPO, render
 from .variants import VARIANTS
 
 # A Jinja expression or tag; a bare "}}" is just nested dicts closing in Python.
-JINJA_LEFTOVER = re.compile(r"\{\{-? ?[A-Za-z_]|\{%-? |-?%\}")
+# `${{ … }}` is a GitHub Actions expression (the workflows), not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{-? ?[A-Za-z_]|\{%-? |-?%\}")
 
 
 def load_questions() -> dict[str, Any]:
