@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from .asgi import lifespan_cycle
 from .conftest import AppFactory, client_for
 from .framework import DOCS_PATHS
 from .service import DOCS_ASSET_PATHS, HEALTH_PATHS
@@ -140,3 +141,13 @@ async def test_method_not_allowed_is_405_json(client: httpx.AsyncClient) -> None
     response = await client.delete("/health")
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
+
+
+async def test_the_app_starts_and_stops_more_than_once(make_app: AppFactory) -> None:
+    """A test client (or a server's reload) runs the same app's lifespan again."""
+    app = make_app()
+    for _ in range(2):
+        assert await lifespan_cycle(app) == [
+            "lifespan.startup.complete",
+            "lifespan.shutdown.complete",
+        ]
