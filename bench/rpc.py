@@ -45,6 +45,7 @@ from run import (
     cpu_times,
     find_package,
     free_port,
+    median_ratio,
     print_cpu_report,
     print_layer_report,
     print_stack_report,
@@ -64,11 +65,11 @@ RPC_ENV = {
     "RATE_LIMIT_DEFAULT": "1000000000/minute",
 }
 METHODS = ("GetItem", "CreateItem")
-REFERENCES = ("reference", "reference-silent")
+REFERENCES = ("floor", "reference", "reference-silent")
 
 SERVER_SOURCE = r'''
 """bench/rpc.py's server: ``python - PACKAGE bare|full PORT READY_FILE``."""
-import asyncio, importlib, os, signal, sys, time
+import asyncio, hashlib, hmac, importlib, os, signal, sys, time
 from datetime import UTC, datetime
 import grpc, orjson
 
@@ -85,8 +86,15 @@ class Reference(grpc.aio.ServerInterceptor):
     """Not a product: the least an interceptor can do and still write one JSON access
     line per call (``log``), each method's handler wrapped once, as the real one is."""
 
-    def __init__(self, log):
+    def __init__(self, log, guard=False, keys=(), limit=0):
         self.log, self.wrapped, self.out = log, {}, sys.stdout.buffer
+        # The floor (``guard``): an API key looked up by its SHA-256 and compared in
+        # constant time, and an in-memory fixed-window counter per client.
+        self.guard, self.limit, self.counters = guard, limit, {}
+        self.digests = {}
+        for key in keys:
+            digest = hashlib.sha256(key.encode()).digest()
+            self.digests[digest] = digest
 
     async def intercept_service(self, continuation, details):
         method = details.method
@@ -96,11 +104,28 @@ class Reference(grpc.aio.ServerInterceptor):
         return self.wrapped[method]
 
     def wrap(self, handler, method):
-        inner, log, out = handler.unary_unary, self.log, self.out
+        inner, log, out, guard = handler.unary_unary, self.log, self.out, self.guard
+        digests, counters, limit = self.digests, self.counters, self.limit
 
         async def logged(request, context):
             request_id, code, start = os.urandom(16).hex(), "OK", time.perf_counter()
             try:
+                if guard:
+                    metadata = context.invocation_metadata()
+                    key = next((v for k, v in metadata if k == "x-api-key"), "")
+                    digest = hashlib.sha256(key.encode()).digest()
+                    found = digests.get(digest)
+                    window = int(time.monotonic() // 60)
+                    entry = counters.get(context.peer())
+                    if entry is None or entry[0] != window:
+                        counters[context.peer()] = entry = [window, 0]
+                    entry[1] += 1
+                    if found is None or not hmac.compare_digest(digest, found):
+                        code = "UNAUTHENTICATED"
+                        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad key")
+                    if entry[1] > limit:
+                        code = "RESOURCE_EXHAUSTED"
+                        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "limit")
                 return await inner(request, context)
             except BaseException:
                 code = "ERROR"
@@ -130,7 +155,10 @@ async def main() -> None:
         await full.start()
         stop = full.stop
     else:
-        interceptors = [Reference(log=mode == "reference")] if mode != "bare" else []
+        keys = [c.secret.get_secret_value() for c in settings.api_keys.values()]
+        limit = int(settings.rate_limit_default.split("/")[0])
+        reference = Reference(mode != "reference-silent", mode == "floor", keys, limit)
+        interceptors = [reference] if mode != "bare" else []
         bare = grpc.aio.server(interceptors=interceptors)
         bare.add_generic_rpc_handlers(handlers)
         bare.add_insecure_port(f"127.0.0.1:{port}")
@@ -441,6 +469,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.reference:
         print("\nEvery server against the bare one (median of per-round ratios):")
         print_layer_report(samples, ["full", *REFERENCES], sys.stdout)
+        ratio = median_ratio(samples, "full", "floor")
+        if ratio is not None:
+            print(f"median ratio full/floor: {ratio:.3f}")
     print_cpu_report(samples, list(modes), sys.stdout)
     print_client_report(clients)
     if args.json is not None:

@@ -24,13 +24,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parent.parent
 # Only what copier needs: rendering from a plain copy picks up uncommitted work,
@@ -47,12 +48,33 @@ SYNC_TIMEOUT = 600.0  # seconds for uv sync (a cold cache downloads every wheel)
 WRK_GRACE = 30.0  # seconds wrk may run past its own duration before it is killed
 
 # Production settings with the trusted-host layer on, so every layer runs.
+API_KEY = "bench-key-7Qm2c9VxT4pLw8NzR1sYb6Hd"  # made up here; configured on every app
+SCOPES = ("items:read", "items:write")
+ITEMS_PATH = "/api/v1/items"
+ITEM_BODY = '{"name": "bench item", "quantity": 3, "tags": ["bench", "a-b"]}'
+HUGE_LIMIT = "1000000000/minute"  # counted on every request, never reached
+# Production settings with the trusted-host layer on, so every layer runs; the API
+# key the authenticated routes need; limits that count every request but refuse none.
 SERVER_ENV = {
     "DEBUG": "false",
     "TRUSTED_HOSTS": HOST,
     "LOG_LEVEL": "INFO",
     "LOG_FORMAT": "json",
+    "API_KEYS": json.dumps({"bench": {"secret": API_KEY, "scopes": list(SCOPES)}}),
+    "RATE_LIMIT_DEFAULT": HUGE_LIMIT,
+    "RATE_LIMIT_ROUTES": json.dumps({f"POST {ITEMS_PATH}": HUGE_LIMIT}),
+    "BENCH_SCOPES": " ".join(SCOPES),
 }
+ROUTES = ("health", "read", "create")
+ROUTE_TITLES = {
+    "health": "GET /health",
+    "read": "GET /api/v1/items/{id} (API key)",
+    "create": "POST /api/v1/items (API key, JSON body)",
+}
+FRAMEWORKS = ("fastapi", "litestar", "quart")
+PEER_FRAMEWORKS = ("fastapi",)  # the peer app is built with FastAPI's own pieces
+TWO_WORKER_ROUTES = ("health", "create")
+PEER_PACKAGES = ("asgi-correlation-id", "slowapi")  # bench only, never in the template
 
 BENCH_APPS_SOURCE = '''\
 """App factories for bench/run.py; written by it into a temporary directory."""
@@ -77,8 +99,24 @@ def _settings() -> Settings:
     return settings
 
 
+def _bench_principal() -> Any:
+    from {package}.security.principal import Principal
+
+    return Principal("bench", "api_key", frozenset(os.environ["BENCH_SCOPES"].split()))
+
+
 def bare() -> Any:
-    return build_app(_settings())
+    # The framework app with no layers. Its item routes check the caller's scopes
+    # (the auth layer's principal): a principal is put in the scope, no credential checked.
+    app = build_app(_settings())
+    principal = _bench_principal()
+
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            principal.remember(scope)
+        await app(scope, receive, send)
+
+    return bare
 
 
 def full() -> Any:
@@ -95,20 +133,77 @@ def layer() -> Any:
     return cls(build_app(settings), *args, **kwargs)
 
 
-def _reference(log: bool) -> Any:
+class _Lines:
+    """The floor's access log: orjson lines, held for 2xx/3xx (bounded), at once otherwise."""
+
+    def __init__(self) -> None:
+        self.out = sys.stdout.buffer
+        self.held: list[bytes] = []
+        self.size = 0
+        self.timer: Any = None
+
+    def write(self, line: bytes, hold: bool) -> None:
+        import asyncio
+
+        if hold:
+            self.held.append(line)
+            self.size += len(line)
+            if self.size < 65536:
+                if self.timer is None:
+                    self.timer = asyncio.get_running_loop().call_later(0.1, self.flush)
+                return
+            line = b""
+        self.held.append(line)
+        self.flush()
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.out.write(b"".join(self.held))
+        self.out.flush()
+        self.held = []
+        self.size = 0
+
+
+def _reference(log: bool, guard: bool = False) -> Any:
     # Not a product: the least any stack can do and still give every response an id,
-    # the security headers and (with ``log``) one JSON access line, in one layer.
+    # the security headers and (with ``log``) one JSON access line, in one layer. With
+    # ``guard`` (the floor): an API key looked up in constant time and an in-memory
+    # fixed-window counter per limit on every route but the health probes.
+    import hashlib
+    import hmac
     from datetime import UTC, datetime
-    from time import perf_counter
+    from time import monotonic, perf_counter
 
     import orjson
 
     from {package}.security.headers import build_headers
     from {package}.security.request_id import new_request_id
 
-    app = build_app(_settings())
+    settings = _settings()
+    app = build_app(settings)
     headers = build_headers(debug=False, hsts=False, blank_server=True)  # served by Granian
-    out = sys.stdout.buffer
+    lines = _Lines()
+    principal = _bench_principal()
+    digests = {{}}
+    for credential in settings.api_keys.values():
+        digest = hashlib.sha256(credential.secret.get_secret_value().encode()).digest()
+        digests[digest] = (digest, principal)
+    public = frozenset(("/health", "/healthz", "/ready", "/readyz"))
+    default_limit = int(settings.rate_limit_default.split("/")[0])
+    route_limits = {{
+        tuple(k.split(" ", 1)): int(v.split("/")[0]) for k, v in settings.rate_limit_routes.items()
+    }}
+    counters: dict[Any, list[int]] = {{}}
+    refusal = b'{{"detail":"refused"}}'
+
+    def count(key: Any, window: int, limit: int) -> bool:
+        entry = counters.get(key)
+        if entry is None or entry[0] != window:
+            counters[key] = entry = [window, 0]
+        entry[1] += 1
+        return entry[1] <= limit
 
     async def reference(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -127,7 +222,29 @@ def _reference(log: bool) -> Any:
             return send(message)
 
         try:
-            await app(scope, receive, decorate)
+            refused = 0
+            if guard and scope["path"] not in public:
+                client = scope["client"][0] if scope.get("client") else ""
+                window = int(monotonic() // 60)
+                ok = count(client, window, default_limit)
+                route = route_limits.get((scope["method"], scope["path"]))
+                if route is not None:
+                    ok = count((client, scope["path"]), window, route) and ok
+                key = next((v for n, v in scope["headers"] if n == b"x-api-key"), b"")
+                digest = hashlib.sha256(key).digest()
+                found = digests.get(digest)
+                if found is None or not hmac.compare_digest(digest, found[0]):
+                    refused = 401
+                elif not ok:
+                    refused = 429
+                else:
+                    found[1].remember(scope)
+            if refused:
+                await decorate({{"type": "http.response.start", "status": refused,
+                                "headers": [(b"content-type", b"application/json")]}})
+                await decorate({{"type": "http.response.body", "body": refusal}})
+            else:
+                await app(scope, receive, decorate)
         finally:
             if log:
                 line = {{
@@ -135,22 +252,145 @@ def _reference(log: bool) -> Any:
                     "path": scope["path"],
                     "status": status,
                     "duration_ms": round((perf_counter() - start) * 1000, 2),
+                    "client": scope["client"][0] if scope.get("client") else None,
                     "event": "request",
                     "request_id": request_id,
                     "timestamp": datetime.now(UTC),
                 }}
-                out.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
-                out.flush()
+                lines.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE), status < 400)
 
     return reference
 
 
-def reference() -> Any:
-    return _reference(log=True)
+def floor() -> Any:
+    return _reference(log=True, guard=True)
 
 
-def reference_silent() -> Any:
-    return _reference(log=False)
+def peer() -> Any:
+    from bench_peer import peer as build  # FastAPI only: its own module, imported here
+
+    return build()
+'''
+
+
+PEER_SOURCE = '''\
+"""The peer app for bench/run.py (FastAPI only); written by it beside bench_apps.
+
+What a team would assemble from popular libraries, pure-ASGI form, with the
+same routes as the service: asgi-correlation-id, `secure`'s ASGI middleware,
+Starlette CORS / TrustedHost / GZip, slowapi (its ASGI middleware for the
+default limit, its decorator for the create route's own), a structlog JSON
+access line from an ASGI class, FastAPI's APIKeyHeader dependency.
+"""
+
+import hmac
+from time import perf_counter
+from typing import Any
+
+import structlog
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+from secure import Secure
+from secure.middleware.asgi import SecureASGIMiddleware
+from slowapi import Limiter, _rate_limit_exceeded_handler
+from slowapi.errors import RateLimitExceeded
+from slowapi.middleware import SlowAPIASGIMiddleware
+from slowapi.util import get_remote_address
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from {package}.schemas import HealthStatus, Item, ItemId, ItemIn
+from {package}.settings import Settings
+from {package}.store import ItemStore
+
+HEADER = APIKeyHeader(name="x-api-key", auto_error=False)
+
+
+class AccessLog:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.log = structlog.get_logger("access")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = perf_counter(), 500
+
+        async def record(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            self.log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((perf_counter() - start) * 1000, 2),
+                client=scope["client"][0] if scope.get("client") else None,
+            )
+
+
+def peer() -> FastAPI:
+    settings = Settings()
+    secrets = [c.secret.get_secret_value() for c in settings.api_keys.values()]
+    route_limit = next(iter(settings.rate_limit_routes.values()))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(),
+    )
+
+    def api_key(key: str | None = Security(HEADER)) -> str:
+        if key is None or not any(hmac.compare_digest(key, s) for s in secrets):
+            raise HTTPException(status_code=401, detail="Invalid API key")
+        return "bench"
+
+    limiter = Limiter(key_func=get_remote_address, default_limits=[settings.rate_limit_default])
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
+    store = ItemStore()
+
+    @app.get("/health")
+    async def health() -> HealthStatus:
+        return HealthStatus()
+
+    @app.post("/api/v1/items", status_code=201, dependencies=[Depends(api_key)])
+    @limiter.limit(route_limit, override_defaults=False)
+    async def create_item(request: Request, item: ItemIn) -> Item:
+        return store.add(item)
+
+    @app.get("/api/v1/items/{{item_id}}", dependencies=[Depends(api_key)])
+    async def read_item(item_id: ItemId) -> Item:
+        if (found := store.get(item_id)) is None:
+            raise HTTPException(404, "Item not found.")
+        return found
+
+    app.add_middleware(SlowAPIASGIMiddleware)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["https://app.example"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["x-api-key"],
+    )
+    app.add_middleware(SecureASGIMiddleware, secure=Secure.with_default_headers())
+    app.add_middleware(AccessLog)
+    app.add_middleware(CorrelationIdMiddleware)
+    return app
 '''
 
 
@@ -165,6 +405,7 @@ class Variant:
     label: str
     target: str
     env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -198,6 +439,9 @@ class Sample:
     variant: str
     result: WrkResult
     cpu: CpuCost | None = None  # None where /proc is not there to read
+    route: str = "health"
+    rss_idle_mib: float | None = None  # the worker's resident memory before any load
+    rss_load_mib: float | None = None  # its largest during the measured load
 
 
 @dataclass(frozen=True)
@@ -310,6 +554,8 @@ def write_bench_module(directory: Path, factories: Factories) -> None:
     """Write the factories outside the project, so the project is left untouched."""
     source = BENCH_APPS_SOURCE.format(**asdict(factories), layer_env=LAYER_ENV)
     (directory / f"{BENCH_MODULE}.py").write_text(source, encoding="utf-8")
+    peer = PEER_SOURCE.format(package=factories.package)
+    (directory / "bench_peer.py").write_text(peer, encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -357,11 +603,11 @@ def free_port() -> int:
         return port
 
 
-def granian_command(python: Path, target: str, port: int) -> list[str]:
-    """One worker, loopback only; Granian's own access log stays off (its default)."""
+def granian_command(python: Path, target: str, port: int, workers: int = 1) -> list[str]:
+    """One worker (unless told), loopback only; Granian's own access log stays off."""
     return [
         str(python), "-m", "granian",
-        "--interface", "asgi", "--factory", "--workers", "1",
+        "--interface", "asgi", "--factory", "--workers", str(workers),
         "--host", HOST, "--port", str(port),
         target,
     ]  # fmt: skip
@@ -432,7 +678,7 @@ def serving(project: Project, variant: Variant, log_dir: Path) -> Iterator[Serve
     log = log_dir / f"{variant.label}.stderr"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            granian_command(project.python, variant.target, port),
+            granian_command(project.python, variant.target, port, variant.workers),
             cwd=project.root,
             env=project.env(variant.env),
             stdin=subprocess.DEVNULL,
@@ -543,8 +789,61 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def wrk(wrk_path: str, port: int, load: Load, duration: int) -> WrkResult:
-    """One bounded wrk run against /health."""
+def wrk_script(directory: Path) -> Path:
+    """The Lua script for the create route: POST, JSON body, API key."""
+    path = directory / "create.lua"
+    body = ITEM_BODY.replace("\\", "\\\\").replace('"', '\\"')
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.body = "{body}"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["X-API-Key"] = "{API_KEY}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@dataclass(frozen=True)
+class Target:
+    """What wrk loads on one server: a path, and extra wrk arguments (header, script)."""
+
+    route: str
+    path: str
+    args: tuple[str, ...] = ()
+
+
+def targets(port: int, routes: Sequence[str], script: Path) -> list[Target]:
+    """The routes to load on a running server; an item is created first for the read."""
+    found = []
+    for route in routes:
+        if route == "health":
+            found.append(Target(route, "/health"))
+        elif route == "read":
+            item = create_item(port)
+            found.append(Target(route, f"{ITEMS_PATH}/{item}", ("-H", f"X-API-Key: {API_KEY}")))
+        else:
+            found.append(Target(route, ITEMS_PATH, ("-s", str(script))))
+    return found
+
+
+def create_item(port: int) -> str:
+    """POST one item with the API key; its id."""
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}{ITEMS_PATH}",
+        data=ITEM_BODY.encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": API_KEY},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            item: str = json.loads(response.read())["id"]
+            return item
+    except (OSError, KeyError, ValueError) as error:
+        raise BenchError(f"could not create an item to read: {error}") from error
+
+
+def wrk(wrk_path: str, port: int, load: Load, duration: int, target: Target) -> WrkResult:
+    """One bounded wrk run against one route."""
     done = subprocess.run(
         [
             wrk_path,
@@ -552,7 +851,8 @@ def wrk(wrk_path: str, port: int, load: Load, duration: int) -> WrkResult:
             f"-c{load.connections}",
             f"-d{duration}s",
             "--latency",
-            f"http://{HOST}:{port}/health",
+            *target.args,
+            f"http://{HOST}:{port}{target.path}",
         ],
         capture_output=True,
         text=True,
@@ -564,39 +864,124 @@ def wrk(wrk_path: str, port: int, load: Load, duration: int) -> WrkResult:
     return parse_wrk(done.stdout)
 
 
+def worker_pids(session: int) -> list[int]:
+    """The server's worker processes (children of the session's leader), else the leader."""
+    workers = []
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(entry / "stat")
+            if fields is not None and int(fields[3]) == session and int(fields[1]) == session:
+                workers.append(int(entry.name))
+    return workers or [session]
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory of one process, MiB (Linux)."""
+    try:
+        for line in (PROC / str(pid) / "status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class RssWatcher:
+    """Samples the workers' largest resident memory while a load runs."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self.pids = list(pids)
+        self.peak: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            for pid in self.pids:
+                rss = rss_mib(pid)
+                if rss is not None and (self.peak is None or rss > self.peak):
+                    self.peak = rss
+
+    def __enter__(self) -> RssWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One route on one server: wrk's figures, the server's CPU, the worker's memory."""
+
+    route: str
+    result: WrkResult
+    cpu: CpuCost | None
+    rss_idle_mib: float | None
+    rss_load_mib: float | None
+
+
 def measure(
-    project: Project, variant: Variant, load: Load, wrk_path: str, log_dir: Path
-) -> tuple[WrkResult, CpuCost | None]:
-    """Start the variant, warm it up, load it (reading its CPU time around that), stop it."""
+    project: Project,
+    variant: Variant,
+    load: Load,
+    wrk_path: str,
+    log_dir: Path,
+    routes: Sequence[str],
+) -> list[Measured]:
+    """Start the variant, then per route: warm up, load (CPU and memory around it); stop it."""
+    measured = []
     with serving(project, variant, log_dir) as server:
         if variant.label == "full":
             check_host_layer(server.port)
-        if load.warmup > 0:
-            wrk(wrk_path, server.port, load, load.warmup)
-        before = cpu_times(server.session)
-        result = wrk(wrk_path, server.port, load, load.duration)
-        cpu = cpu_cost(before, cpu_times(server.session), result.requests)
-    if result.non_2xx or result.socket_errors:
-        print(
-            f"  warning: {variant.label}: {result.non_2xx} non-2xx responses, "
-            f"{result.socket_errors} socket errors",
-            file=sys.stderr,
-        )
-    return result, cpu
+        pids = worker_pids(server.session) if PROC.is_dir() else []
+        idle = max((r for r in map(rss_mib, pids) if r is not None), default=None)
+        for target in targets(server.port, routes, log_dir / "create.lua"):
+            if load.warmup > 0:
+                wrk(wrk_path, server.port, load, load.warmup, target)
+            before = cpu_times(server.session)
+            with RssWatcher(pids) as watcher:
+                result = wrk(wrk_path, server.port, load, load.duration, target)
+            cpu = cpu_cost(before, cpu_times(server.session), result.requests)
+            measured.append(Measured(target.route, result, cpu, idle, watcher.peak))
+            if result.non_2xx or result.socket_errors:
+                print(
+                    f"  warning: {variant.label} {target.route}: {result.non_2xx} non-2xx "
+                    f"responses, {result.socket_errors} socket errors",
+                    file=sys.stderr,
+                )
+    return measured
 
 
 def run_rounds(
-    project: Project, variants: Sequence[Variant], rounds: int, load: Load, wrk_path: str
+    project: Project,
+    variants: Sequence[Variant],
+    rounds: int,
+    load: Load,
+    wrk_path: str,
+    routes: Sequence[str] = ("health",),
 ) -> list[Sample]:
     """Measure every variant once per round; odd rounds reverse the order to cancel drift."""
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="bulwark-bench-logs-") as logs:
+        wrk_script(Path(logs))
         for number in range(1, rounds + 1):
             order = variants if number % 2 else list(reversed(variants))
             for variant in order:
                 print(f"round {number}/{rounds}: {variant.label} ...", file=sys.stderr)
-                result, cpu = measure(project, variant, load, wrk_path, Path(logs))
-                samples.append(Sample(number, variant.label, result, cpu))
+                for m in measure(project, variant, load, wrk_path, Path(logs), routes):
+                    samples.append(
+                        Sample(
+                            number,
+                            variant.label,
+                            m.result,
+                            m.cpu,
+                            m.route,
+                            m.rss_idle_mib,
+                            m.rss_load_mib,
+                        )
+                    )
     return samples
 
 
@@ -691,22 +1076,97 @@ def print_layer_report(samples: Sequence[Sample], labels: Sequence[str], out: IO
         )
 
 
-def write_json(path: Path, args: argparse.Namespace, samples: Sequence[Sample]) -> None:
+RATIO_PAIRS = (
+    ("full", "bare"),
+    ("floor", "bare"),
+    ("peer", "bare"),
+    ("full", "floor"),
+    ("full", "peer"),
+)
+
+
+def for_route(samples: Sequence[Sample], route: str) -> list[Sample]:
+    return [sample for sample in samples if sample.route == route]
+
+
+def median_ratio(samples: Sequence[Sample], label: str, base: str) -> float | None:
+    """Median over rounds of label/base throughput, where both were measured."""
+    ours, theirs = by_round(samples, label), by_round(samples, base)
+    values = [ours[n].requests_per_sec / theirs[n].requests_per_sec for n in ours if n in theirs]
+    return statistics.median(values) if values else None
+
+
+def route_table(samples: Sequence[Sample], labels: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per route: each app's medians (req/s, p99, app-thread CPU over bare) and the ratios."""
+    table: dict[str, dict[str, Any]] = {}
+    for route in dict.fromkeys(sample.route for sample in samples):
+        subset = for_route(samples, route)
+        present = [label for label in labels if by_round(subset, label)]
+        base = summary(subset, "bare") if "bare" in present else {}
+        apps = {}
+        for label in present:
+            s = summary(subset, label)
+            thread = s.get("median_app_thread_cpu_us")
+            if thread is not None and "median_app_thread_cpu_us" in base and label != "bare":
+                s["app_thread_over_bare_us"] = thread - base["median_app_thread_cpu_us"]
+            apps[label] = s
+        pairs = {
+            f"{a}/{b}": median_ratio(subset, a, b)
+            for a, b in RATIO_PAIRS
+            if a in present and b in present
+        }
+        table[route] = {"apps": apps, "ratios": pairs}
+    return table
+
+
+def print_route_report(table: dict[str, dict[str, Any]], out: IO[str]) -> None:
+    for route, entry in table.items():
+        print(f"\n{ROUTE_TITLES.get(route, route)}", file=out)
+        print(
+            f"  {'app':<18} {'req/s':>9} {'p99 ms':>7} {'thread us':>9} {'+over bare':>10}",
+            file=out,
+        )
+        for label, s in entry["apps"].items():
+            thread = s.get("median_app_thread_cpu_us")
+            over = s.get("app_thread_over_bare_us")
+            print(
+                f"  {label:<18} {s['median_rps']:>9.1f} {s['median_p99_ms']:>7.2f} "
+                f"{'' if thread is None else f'{thread:.1f}':>9} "
+                f"{'' if over is None else f'{over:+.1f}':>10}",
+                file=out,
+            )
+        ratios_text = ", ".join(
+            f"{name} {value:.3f}" for name, value in entry["ratios"].items() if value is not None
+        )
+        print(f"  medians of per-round ratios: {ratios_text}", file=out)
+
+
+def memory_table(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
+    """Per app: the worker's RSS at idle and its peak under load (medians over rounds), MiB."""
+    table = {}
+    for label in dict.fromkeys(sample.variant for sample in samples):
+        idle = [s.rss_idle_mib for s in samples if s.variant == label and s.rss_idle_mib]
+        peak = [s.rss_load_mib for s in samples if s.variant == label and s.rss_load_mib]
+        if idle and peak:
+            table[label] = {"idle_mib": statistics.median(idle), "load_mib": max(peak)}
+    return table
+
+
+def print_memory_report(table: dict[str, dict[str, float]], out: IO[str]) -> None:
+    if not table:
+        return
+    print("\nworker RSS (MiB): idle (median) / largest under load", file=out)
+    for label, figures in table.items():
+        print(f"  {label:<18} {figures['idle_mib']:>6.1f} / {figures['load_mib']:>6.1f}", file=out)
+
+
+def write_json(path: Path, args: argparse.Namespace, results: dict[str, Any]) -> None:
     """Raw samples plus the medians, for comparing runs by hand or in a notebook."""
-    labels = sorted({sample.variant for sample in samples})
     payload = {
-        "config": {k: v for k, v in vars(args).items() if k not in ("json", "project")},
-        "target_ratio": TARGET_RATIO,
-        "samples": [asdict(sample) for sample in samples],
-        "summary": {
-            label: {
-                **summary(samples, label),
-                "median_ratio": statistics.median(ratios(samples, label)),
-            }
-            for label in labels
-        },
+        "config": {k: str(v) for k, v in vars(args).items() if k not in ("json", "project")},
+        "results": results,
     }
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 # --- main ------------------------------------------------------------------------
@@ -719,12 +1179,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     parser.add_argument(
-        "--duration", type=int, default=10, help="seconds of load per server (default 10)"
+        "--duration", type=int, default=5, help="seconds of load per route and app (default 5)"
     )
     parser.add_argument(
         "--warmup", type=int, default=1, help="unmeasured seconds first (default 1)"
     )
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument(
+        "--frameworks",
+        default="fastapi",
+        help=f"comma-separated, of {','.join(FRAMEWORKS)} (default fastapi); one render each",
+    )
+    parser.add_argument(
+        "--routes",
+        default=",".join(ROUTES),
+        help=f"comma-separated, of {','.join(ROUTES)} (default all)",
+    )
+    parser.add_argument(
+        "--apps",
+        default="bare,full,floor,peer",
+        help="comma-separated, of bare,full,floor,peer (default all; peer is FastAPI only)",
+    )
     parser.add_argument(
         "--layers", action="store_true", help="also measure the bare app inside each layer alone"
     )
@@ -732,15 +1207,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--reference",
         action="store_true",
         help="also measure two one-layer reference apps (request id and headers, with and "
-        "without a JSON access line): the floor any stack design pays",
+        "without a JSON access line)",
+    )
+    parser.add_argument(
+        "--workers2",
+        action="store_true",
+        help="then bare and full with 2 Granian workers (health and create routes)",
     )
     parser.add_argument(
         "--data",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a copier answer for the rendered variant, e.g. framework=litestar (repeatable; "
-        "the server must stay granian)",
+        help="another copier answer for each render (repeatable; the server must stay granian)",
     )
     parser.add_argument("--json", type=Path, help="write the samples and medians to this file")
     args = parser.parse_args(argv)
@@ -751,14 +1230,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--warmup must not be negative")
     if any("=" not in item for item in args.data):
         parser.error("--data takes KEY=VALUE")
-    if args.project is not None and args.data:
-        parser.error("--data applies to rendering; it cannot change an existing --project")
+    args.frameworks = [f for f in args.frameworks.split(",") if f]
+    args.routes = [r for r in args.routes.split(",") if r]
+    args.apps = [a for a in args.apps.split(",") if a]
+    if not set(args.frameworks) <= set(FRAMEWORKS) or not args.frameworks:
+        parser.error(f"--frameworks takes names of {FRAMEWORKS}")
+    if not set(args.routes) <= set(ROUTES) or not args.routes:
+        parser.error(f"--routes takes names of {ROUTES}")
+    if not set(args.apps) <= {"bare", "full", "floor", "peer"} or "bare" not in args.apps:
+        parser.error("--apps takes bare,full,floor,peer and must include bare")
+    if args.project is not None and (args.data or len(args.frameworks) > 1):
+        parser.error("--project is one rendered project: no --data, one --frameworks value")
     return args
 
 
-def variants_for(project: Project, layers: bool, reference: bool = False) -> list[Variant]:
-    """Bare and full; the bare app inside each layer alone, and the references, if asked."""
-    variants = [Variant("bare", f"{BENCH_MODULE}:bare"), Variant("full", f"{BENCH_MODULE}:full")]
+def variants_for(
+    project: Project,
+    layers: bool,
+    reference: bool = False,
+    apps: Sequence[str] = ("bare", "full"),
+    framework: str = "fastapi",
+) -> list[Variant]:
+    """The apps asked for (peer only where it can be built); layers and references if asked."""
+    variants = [
+        Variant(app, f"{BENCH_MODULE}:{app}")
+        for app in apps
+        if app != "peer" or framework in PEER_FRAMEWORKS
+    ]
     if reference:
         variants += [
             Variant("reference", f"{BENCH_MODULE}:reference"),
@@ -772,21 +1270,93 @@ def variants_for(project: Project, layers: bool, reference: bool = False) -> lis
     return variants
 
 
-def prepare(args: argparse.Namespace, scratch: Path) -> Project:
+def install_peer_packages(project: Project) -> None:
+    """The peer app's libraries, into the rendered project's environment (not its lock)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        raise BenchError("uv is not on PATH (see bench/README.md)")
+    done = subprocess.run(
+        [uv, "pip", "install", "--quiet", "--python", str(project.python), *PEER_PACKAGES],
+        capture_output=True,
+        text=True,
+        timeout=SYNC_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"could not install {PEER_PACKAGES}:\n{done.stderr.strip()}")
+
+
+def prepare(args: argparse.Namespace, scratch: Path, framework: str) -> Project:
     """Render and install (or take --project), then write the factories beside it."""
     if args.project is not None:
         root = args.project.resolve()
         python = venv_python(root)
     else:
         answers = dict(item.split("=", 1) for item in args.data)
-        print(f"rendering {answers or 'the default variant'}; uv sync ...", file=sys.stderr)
+        answers["framework"] = framework
+        print(f"rendering {answers}; uv sync ...", file=sys.stderr)
         root = render(scratch / "service", scratch, answers)
         uv_sync(root)
         python = venv_python(root)
     apps_dir = scratch / "apps"
     apps_dir.mkdir()
     write_bench_module(apps_dir, find_factories(root))
-    return Project(root, python, apps_dir)
+    project = Project(root, python, apps_dir)
+    if "peer" in args.apps and framework in PEER_FRAMEWORKS:
+        install_peer_packages(project)
+    return project
+
+
+def run_framework(args: argparse.Namespace, framework: str, wrk_path: str) -> dict[str, Any]:
+    """Every round for one framework; prints its report and returns the figures."""
+    load = Load(args.connections, args.duration, args.warmup)
+    with tempfile.TemporaryDirectory(prefix="bulwark-bench-") as scratch:
+        project = prepare(args, Path(scratch), framework)
+        variants = variants_for(project, args.layers, args.reference, args.apps, framework)
+        samples = run_rounds(project, variants, args.rounds, load, wrk_path, args.routes)
+        two: list[Sample] = []
+        if args.workers2:
+            pair = [
+                Variant(f"{label}-2w", f"{BENCH_MODULE}:{label}", workers=2)
+                for label in ("bare", "full")
+            ]
+            # Not the read: each worker has its own in-memory item store.
+            two = run_rounds(project, pair, args.rounds, load, wrk_path, TWO_WORKER_ROUTES)
+    labels = [variant.label for variant in variants]
+    table = route_table(samples, labels)
+    print(
+        f"\n== {framework} on Granian, 1 worker: {args.rounds} rounds x {args.duration}s, "
+        f"{args.connections} connections, TRUSTED_HOSTS={HOST}, access log to /dev/null"
+    )
+    print_route_report(table, sys.stdout)
+    extras = [label for label in labels if label not in ("bare", "full", "floor", "peer")]
+    for route in args.routes:
+        if extras:
+            print(f"\n{ROUTE_TITLES[route]}: every app against bare (median of ratios):")
+            print_layer_report(for_route(samples, route), extras, sys.stdout)
+    memory = memory_table(samples)
+    print_memory_report(memory, sys.stdout)
+    results: dict[str, Any] = {
+        "routes": table,
+        "memory": memory,
+        "samples": [asdict(sample) for sample in samples],
+    }
+    if two:
+        two_table = route_table(two, ["bare-2w", "full-2w"])
+        for route, entry in two_table.items():
+            rps = {label: s["median_rps"] for label, s in entry["apps"].items()}
+            ratio = median_ratio(for_route(two, route), "full-2w", "bare-2w") or 0.0
+            print(
+                f"\n2 workers, {ROUTE_TITLES[route]}: bare {rps['bare-2w']:.1f} req/s, "
+                f"full {rps['full-2w']:.1f} req/s, full/bare {ratio:.3f}"
+            )
+        print_memory_report(memory_table(two), sys.stdout)
+        results["two_workers"] = {
+            "routes": two_table,
+            "memory": memory_table(two),
+            "samples": [asdict(sample) for sample in two],
+        }
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -795,26 +1365,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if wrk_path is None:
         print("error: wrk is not installed (e.g. apt-get install wrk)", file=sys.stderr)
         return 2
-    load = Load(args.connections, args.duration, args.warmup)
+    results = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="bulwark-bench-") as scratch:
-            project = prepare(args, Path(scratch))
-            variants = variants_for(project, args.layers, args.reference)
-            samples = run_rounds(project, variants, args.rounds, load, wrk_path)
+        for framework in args.frameworks:
+            results[framework] = run_framework(args, framework, wrk_path)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(
-        f"\n{args.rounds} rounds x {args.duration}s, {args.connections} connections, "
-        f"GET /health, TRUSTED_HOSTS={HOST}, access log to /dev/null\n"
-    )
-    print_stack_report(samples, sys.stdout)
-    if args.layers or args.reference:
-        print("\nEvery app against the bare one (median of per-round ratios):")
-        print_layer_report(samples, [v.label for v in variants if v.label != "bare"], sys.stdout)
-    print_cpu_report(samples, [v.label for v in variants], sys.stdout)
     if args.json is not None:
-        write_json(args.json, args, samples)
+        write_json(args.json, args, results)
     return 0
 
 

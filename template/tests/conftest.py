@@ -27,6 +27,9 @@ from .service import (
 from .upstream import UpstreamServer, upstream_server
 
 SettingsFactory = Callable[..., Settings]
+# The suite reads each request's access line right after it, health probes' too;
+# holding lines and leaving quiet probes out have their own tests (test_access_log_buffer).
+SUITE_LOGGING = {"access_log_buffered": False, "access_log_health": True}
 AppFactory = Callable[..., ASGIApp]
 UpstreamFactory = Callable[..., Upstream]
 
@@ -43,7 +46,7 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir("/")  # no stray .env file either
     # Log to this test's captured stdout, even for apps built without make_app.
-    configure_logging(Settings.model_validate({}))
+    configure_logging(Settings.model_validate(SUITE_LOGGING))
     # The test's own HTTP client logs every URL it requests: that is the client's
     # output, not the service's, and would blur the no-secret-in-logs checks.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -59,7 +62,7 @@ def make_settings() -> SettingsFactory:
     """
 
     def factory(**overrides: Any) -> Settings:
-        defaults = {"rate_limit_storage_url": "memory://", **AUTH_SETTINGS}
+        defaults = {"rate_limit_storage_url": "memory://", **SUITE_LOGGING, **AUTH_SETTINGS}
         return Settings.model_validate({**defaults, **overrides})
 
     return factory

@@ -210,6 +210,22 @@ def test_only_flat_events_of_known_clean_strings_skip_the_line_scan() -> None:
         assert not redactor.known_clean(suspect), suspect
 
 
+def test_values_with_a_trigger_word_but_no_secret_are_clean_once_checked() -> None:
+    """The audit line's credential kind, a path with "key" in it: the full scan finds nothing."""
+    redactor = Redactor(["configured-value-123"])
+    for value in ("api_key", "bearer", "/api/v1/keys/7", "session over", "token"):
+        assert redactor.known_clean({"credential": value}), value
+    for secret in (
+        "Bearer abcdefgh123",
+        "token=abc123",
+        "x configured-value-123 y",
+        "eyJhbGciOi.eyJzdWIiOi.sig",
+        "https://user:pw@host/",
+        'password": "hunter2',
+    ):
+        assert not redactor.known_clean({"note": secret}), secret
+
+
 def test_remembered_clean_strings_stay_bounded() -> None:
     redactor = Redactor()
     for number in range(10_000):

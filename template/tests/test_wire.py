@@ -239,7 +239,7 @@ def test_everything_the_server_prints_is_a_json_line(tmp_path: Path) -> None:
     main process and each worker log through our renderer. Its start line (which
     names the address it listens on) must be there, as JSON: captured, not dropped.
     """
-    env = {"LOG_FORMAT": "json", "WORKERS": "2"}
+    env = {"LOG_FORMAT": "json", "WORKERS": "2", "ACCESS_LOG_HEALTH": "true"}
     with serving(("-m", PACKAGE), env, output=tmp_path) as (base, process):
         assert httpx.get(f"{base}/health", timeout=5).status_code == 200
         process.send_signal(signal.SIGTERM)
@@ -305,6 +305,21 @@ def status(url: str) -> int | None:
         return httpx.get(url, timeout=5).status_code
     except httpx.TransportError:
         return None
+
+
+def test_held_access_lines_are_written_when_the_server_stops(tmp_path: Path) -> None:
+    """SIGTERM: access lines still held in the buffer reach stdout before the worker exits."""
+    env = {"LOG_FORMAT": "json", "ACCESS_LOG_FLUSH_INTERVAL": "10", "ACCESS_LOG_HEALTH": "true"}
+    with serving(("-m", PACKAGE), env, output=tmp_path) as (base, process):
+        ids = [httpx.get(f"{base}/health", timeout=5).headers["x-request-id"] for _ in range(3)]
+        time.sleep(0.3)
+        held = [line.get("request_id") for line in json_lines((tmp_path / "stdout").read_text())]
+        assert not set(ids) & set(held)  # still held: the interval is 10 s
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    records = json_lines((tmp_path / "stdout").read_text())
+    written = [line.get("request_id") for line in records if line.get("request_id") in ids]
+    assert written == ids
 
 
 @pytest.mark.parametrize("log_format", ["json", "console"])

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from .custom.lifespan import lifespan as custom_lifespan
+from .logs import flush_logs
 from .outbound import Upstream
 from .settings import Settings
 
@@ -18,12 +19,15 @@ def service_lifespan(settings: Settings, upstream: Upstream) -> Lifespan:
     """The lifespan an adapter gives its framework (which passes the app).
 
     The outbound client is closed at shutdown after the team's own shutdown work,
-    which may still call it.
+    which may still call it; held access lines are written out last.
     """
 
     @asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
-        async with upstream.lifespan(app), custom_lifespan(settings):
-            yield
+        try:
+            async with upstream.lifespan(app), custom_lifespan(settings):
+                yield
+        finally:
+            flush_logs()  # access lines held in the buffer, before the worker exits
 
     return lifespan

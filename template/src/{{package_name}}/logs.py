@@ -11,9 +11,13 @@ nothing caught (a server that cannot bind its port) is logged the same way.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import logging
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -29,7 +33,7 @@ from .security import current_request_id
 from .security.redaction import Redactor, escape_control_characters, secret_values
 from .settings import Settings
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_logging", "flush_logs"]
 
 
 def add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -134,34 +138,132 @@ def _fallback(value: Any) -> Any:
         return repr(value)
 
 
+class LineSink:
+    """Where the JSON lines go: one file, and a bounded buffer for routine lines.
+
+    ``write`` sends a line out at once (refusals, errors, audit lines, warnings:
+    everything but a successful request's access line), after whatever is
+    buffered, so the file keeps the order the lines were made in. ``buffer``
+    (the access line of a response below 400) holds the line until the buffer
+    reaches ``max_bytes`` or ``interval`` seconds have passed since the first
+    line was held, the way nginx's ``access_log ... buffer= flush=`` does: one
+    ``write(2)`` for many lines instead of one per request. A process killed
+    without warning (SIGKILL, OOM kill, power loss) loses at most that much;
+    shutdown, the crash paths and interpreter exit flush it. With ``interval``
+    None every line is written at once.
+    """
+
+    def __init__(self, file: BinaryIO, interval: float | None, max_bytes: int) -> None:
+        self._file = file
+        self.interval = interval
+        self.max_bytes = max_bytes
+        self._held: list[bytes] = []
+        self._size = 0
+        # Re-entrant: a signal handler that logs may run while this thread holds it.
+        self._lock = threading.RLock()  # stdlib records can come from other threads
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+
+    def write(self, line: bytes) -> None:
+        """Out now, after anything held."""
+        with self._lock:
+            if self._held:
+                line = b"".join((*self._held, line))
+                self._drop_held()
+            self._file.write(line)
+            self._file.flush()
+
+    def buffer(self, line: bytes) -> None:
+        """Held for at most ``interval`` seconds or ``max_bytes``; at once outside an event loop."""
+        interval = self.interval
+        if interval is None:
+            self.write(line)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # nothing would flush it on time
+            self.write(line)
+            return
+        with self._lock:
+            self._held.append(line)
+            self._size += len(line)
+            if self._size < self.max_bytes:
+                if self._timer is None or self._timer_loop is not loop:
+                    self._timer = loop.call_later(interval, self.flush)
+                    self._timer_loop = loop
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Write out whatever is held (the timer, shutdown, exit)."""
+        with self._lock:
+            if not self._held:
+                return
+            lines = b"".join(self._held)
+            self._drop_held()
+            self._file.write(lines)
+            self._file.flush()
+
+    def _drop_held(self) -> None:
+        self._held = []
+        self._size = 0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class LineWriter:
-    """structlog's output for JSON: each line written and flushed at once.
+    """structlog's output for JSON: each line written (and flushed) in one ``write``.
 
     Like ``structlog.BytesLogger`` minus its newline (the renderer adds it) and
     its lock: each line goes out in a single ``write`` call (a buffered file
     holds its own lock for it), so lines from different threads never mix.
+    ``buffered`` is the access log's path for successful requests (see
+    :class:`LineSink`); every other line is written at once.
     """
 
-    def __init__(self, file: BinaryIO) -> None:
-        self._write = file.write
-        self._flush = file.flush
-
-    def msg(self, line: bytes) -> None:
-        self._write(line)
-        self._flush()
-
-    log = debug = info = warn = warning = msg
-    fatal = failure = err = error = critical = exception = msg
+    def __init__(self, sink: LineSink) -> None:
+        self.msg = sink.write
+        self.buffered = sink.buffer
+        self.log = self.debug = self.info = self.warn = self.warning = self.msg
+        self.fatal = self.failure = self.err = self.error = self.critical = self.msg
+        self.exception = self.msg
 
 
 class LineWriterFactory:
-    """A structlog ``logger_factory`` making :class:`LineWriter` objects for one file."""
+    """A structlog ``logger_factory`` making :class:`LineWriter` objects for one sink."""
 
-    def __init__(self, file: BinaryIO) -> None:
-        self.file = file
+    def __init__(self, sink: LineSink) -> None:
+        self.sink = sink
 
     def __call__(self, *_: Any) -> LineWriter:
-        return LineWriter(self.file)
+        return LineWriter(self.sink)
+
+
+class _AfterHeldLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stdlib handler: held access lines go out first, so the order is kept."""
+
+    def __init__(self, stream: Any, sink: LineSink | None) -> None:
+        super().__init__(stream)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.sink is not None:
+            self.sink.flush()
+        super().emit(record)
+
+
+_sink: LineSink | None = None  # the one configure_logging made last
+
+
+def flush_logs() -> None:
+    """Write out the access lines held in the buffer (shutdown, exit)."""
+    if _sink is not None:
+        with contextlib.suppress(ValueError, OSError):  # stdout closed: nowhere to write
+            _sink.flush()
+
+
+atexit.register(flush_logs)
 
 
 def log_uncaught(
@@ -197,6 +299,7 @@ def configure_logging(settings: Settings, *, first: Sequence[Processor] = ()) ->
     foreign: list[Processor]  # stdlib logging records from libraries and servers (pre-render)
     render: list[Processor]  # what turns a foreign record's event dict into its line
     factory: LineWriterFactory | structlog.WriteLoggerFactory
+    sink: LineSink | None = None  # console lines (debug) are never held
     if settings.effective_log_format == "json":
         # Structured tracebacks without local variables: locals hold request bodies,
         # headers and secrets, which must never reach the logs.
@@ -213,7 +316,9 @@ def configure_logging(settings: Settings, *, first: Sequence[Processor] = ()) ->
         ]
         foreign = [*shared, iso_time, RedactNames(redactor), tracebacks]
         render = [JSONRenderer(), ScrubText(redactor)]
-        factory = LineWriterFactory(sys.stdout.buffer)
+        interval = settings.access_log_flush_interval if settings.access_log_buffered else None
+        sink = LineSink(sys.stdout.buffer, interval, settings.access_log_buffer_bytes)
+        factory = LineWriterFactory(sink)
     else:
         # Plain tracebacks: Rich's (the default when installed) would print local variables.
         console = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
@@ -222,6 +327,9 @@ def configure_logging(settings: Settings, *, first: Sequence[Processor] = ()) ->
         foreign = [*shared, iso_time, RedactNames(redactor)]
         factory = structlog.WriteLoggerFactory(file=sys.stdout)
 
+    global _sink
+    flush_logs()  # lines held under the previous configuration go out first
+    _sink = sink
     structlog.configure(
         processors=native,
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -231,7 +339,7 @@ def configure_logging(settings: Settings, *, first: Sequence[Processor] = ()) ->
         cache_logger_on_first_use=False,
     )
 
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _AfterHeldLines(sys.stdout, sink)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *foreign],

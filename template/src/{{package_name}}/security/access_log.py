@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
 from typing import Any
 
@@ -20,7 +20,7 @@ _LINE_TYPES = (str, bytes, bytearray)  # what a renderer returns as a finished l
 Emit = Callable[[dict[str, Any]], None]
 
 
-def emitter(logger: Any) -> Emit | None:
+def emitter(logger: Any, *, held: bool = False) -> Emit | None:
     """What ``logger.info(event, **fields)`` does, without its per-call overhead.
 
     The access line is written once per request (and once per gRPC call), so it
@@ -30,6 +30,8 @@ def emitter(logger: Any) -> Emit | None:
     ``event`` last, in the order ``logger.info`` would give them. The line is
     the one ``logger.info`` would write. None when the level filters ``info`` out.
     A logger that is not structlog's filtering bound logger keeps its own path.
+    ``held``: through the output's ``buffered`` method where it has one (the
+    bounded buffer ``logs.LineSink`` keeps for successful requests' lines).
     """
     is_enabled_for = getattr(logger, "is_enabled_for", None)
     if is_enabled_for is None:
@@ -41,7 +43,7 @@ def emitter(logger: Any) -> Emit | None:
     config = structlog.get_config()
     processors = tuple(config["processors"])
     wrapped = config["logger_factory"]()  # what the processors see as the logger
-    output = wrapped.info
+    output = getattr(wrapped, "buffered", wrapped.info) if held else wrapped.info
     drop = structlog.DropEvent
 
     def emit(event_dict: Any) -> None:
@@ -62,18 +64,26 @@ def emitter(logger: Any) -> Emit | None:
 
 
 class AccessLogMiddleware:
-    """Logs after the response; the query string is never logged (it may hold secrets)."""
+    """Logs after the response; the query string is never logged (it may hold secrets).
 
-    def __init__(self, app: ASGIApp, *, logger_name: str) -> None:
+    Lines of responses below 400 may be held briefly (``logs.LineSink``); a
+    refusal's or an error's line is written at once, after them. ``quiet_paths``
+    (the health probes, unless configured otherwise) are not logged when they
+    answer 200: a probe every few seconds would drown the rest.
+    """
+
+    def __init__(self, app: ASGIApp, *, logger_name: str, quiet_paths: Iterable[str] = ()) -> None:
         self.app = app
         self.logger_name = logger_name
+        self.quiet_paths = frozenset(quiet_paths)
         # Resolved now, with the logging configuration in force when the app is built.
         self.logger = structlog.get_logger().bind(logger=logger_name)
         self.emit = emitter(self.logger)
+        self.emit_held = emitter(self.logger, held=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        emit = self.emit
-        if emit is None or scope["type"] != "http":
+        emit, emit_held = self.emit, self.emit_held
+        if emit is None or emit_held is None or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         status = 500  # what the client sees if nothing is sent at all
@@ -85,18 +95,26 @@ class AccessLogMiddleware:
                 status = message["status"]
             return send(message)
 
+        line: Emit | None
         try:
             await self.app(scope, receive, status_send)
         finally:
-            # Keys in the order ``logger.info`` gives them: bound context, fields, event.
-            emit(
-                {
-                    "logger": self.logger_name,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((perf_counter() - start) * 1000, 2),
-                    "client": client_ip(scope),
-                    "event": "request",
-                }
-            )
+            if status >= 400:
+                line = emit  # a refusal or an error: out at once, after any held lines
+            elif status != 200 or scope["path"] not in self.quiet_paths:
+                line = emit_held
+            else:
+                line = None  # a health probe that answered 200
+            if line is not None:
+                # Keys in the order ``logger.info`` gives them: bound context, fields, event.
+                line(
+                    {
+                        "logger": self.logger_name,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((perf_counter() - start) * 1000, 2),
+                        "client": client_ip(scope),
+                        "event": "request",
+                    }
+                )

@@ -183,7 +183,7 @@ class Redactor:
         return True
 
     def _remember_if_clean(self, text: str) -> bool:
-        if not self._is_clean(text):
+        if not self._is_clean(text) and not self._renders_unchanged(text):
             return False
         if len(text) <= _CLEAN_MAX_LENGTH:
             _remember(self._clean, text)
@@ -195,6 +195,19 @@ class Redactor:
         if _TEXT_TRIGGERS.search(text.lower()) is not None:
             return False
         return self._text_literal is None or self._text_literal.search(text) is None
+
+    def _renders_unchanged(self, text: str) -> bool:
+        """A value with a trigger word but no secret: ``"api_key"``, ``"bearer"``, ``/keys/7``.
+
+        Clean when the full expression leaves it, rendered as JSON renders it,
+        unchanged (and it holds no raw line break). No match can reach past the
+        value's quotes, and the names around it are clean, so the line would be
+        written the same: the slow path's scan, once per distinct string.
+        """
+        if not text.isascii() and _RAW_LINE_BREAKS.search(text) is not None:
+            return False
+        rendered = orjson.dumps(text)
+        return self._bytes.search(rendered) is None
 
     def scrub_line(self, line: bytes) -> bytes:
         """Same as :meth:`scrub_text`, on a rendered JSON line (the hot path: prefiltered)."""

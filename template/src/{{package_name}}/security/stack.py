@@ -90,7 +90,11 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
             )
         )
     layers += [
-        Middleware(AccessLogMiddleware, logger_name=f"{_PACKAGE}.access"),
+        Middleware(
+            AccessLogMiddleware,
+            logger_name=f"{_PACKAGE}.access",
+            quiet_paths=() if settings.access_log_health else HEALTH_PATHS,
+        ),
         Middleware(
             SecurityHeadersMiddleware,
             debug=settings.debug,
