@@ -17,7 +17,14 @@ import pytest
 import yaml
 
 from .harness import REPO, run, uv_environment, warm_uv_cache
-from .updates import commit_all, files_with_conflicts, git, rejected_hunks, release_repository
+from .updates import (
+    GREETING_ROUTE_TEST,
+    commit_all,
+    files_with_conflicts,
+    git,
+    rejected_hunks,
+    release_repository,
+)
 
 PACKAGE = "my_service"
 FENCE = re.compile(r"```[a-z]*\n(.*?)```", re.DOTALL)
@@ -37,26 +44,6 @@ TEAM_ROUTES = """
 
     app.include_router(router)
 """
-TEAM_TEST = '''"""Our route, served behind the template's security stack."""
-
-from __future__ import annotations
-
-import pytest
-
-from .conftest import AppFactory, client_for
-
-pytestmark = pytest.mark.anyio
-
-
-async def test_greeting_needs_a_credential_and_answers(make_app: AppFactory) -> None:
-    app = make_app(greeting="hi there")
-    async with client_for(app) as http:
-        response = await http.get("/api/v1/greeting")
-    assert response.status_code == 200
-    assert response.json() == {"greeting": "hi there"}
-    async with client_for(app, credentials={}) as http:
-        assert (await http.get("/api/v1/greeting")).status_code == 401
-'''
 TEAM_DEPENDENCY = "redis>=5.2"  # in the warmed uv cache, not in the default render
 # A template release that rewrites what the team must not edit, next to its hooks.
 RELEASE_MARK = "<!-- release after the render -->"
@@ -119,7 +106,7 @@ def make_team_changes(service: Path, env: Mapping[str, str]) -> dict[str, str]:
         'ROUTE_SCOPES: dict[str, tuple[str, ...]] = {"GET /api/v1/greeting": ("items:read",)}\n'
     )
     routes.write_text(text.replace(empty, scopes) + TEAM_ROUTES)
-    (service / "tests" / "test_greeting.py").write_text(TEAM_TEST)
+    (service / "tests" / "test_greeting.py").write_text(GREETING_ROUTE_TEST)
     run(["uv", "add", TEAM_DEPENDENCY], service, env)
     commit_all(service, "Our greeting route, its setting and a dependency")
     names = ("src/my_service/custom/settings.py", "src/my_service/custom/routes.py")

@@ -15,6 +15,7 @@ from .harness import run, uv_environment, warm_uv_cache
 from .updates import (
     BEFORE_LOG_REDACTION,
     FIRST_RENDERING,
+    GREETING_ROUTE_TEST,
     commit_all,
     files_with_conflicts,
     git,
@@ -42,26 +43,6 @@ from my_service.settings import Settings
 
 def test_greeting_is_configurable() -> None:
     assert Settings(greeting="hi there").greeting == "hi there"
-'''
-ROUTE_TEST = '''"""Our own route, under the same security stack."""
-
-from __future__ import annotations
-
-import pytest
-
-from .conftest import AppFactory, client_for
-
-pytestmark = pytest.mark.anyio
-
-
-async def test_greeting_needs_a_credential_and_answers(make_app: AppFactory) -> None:
-    app = make_app(greeting="hi there")
-    async with client_for(app) as http:
-        response = await http.get("/api/v1/greeting")
-    assert response.status_code == 200
-    assert response.json() == {"greeting": "hi there"}
-    async with client_for(app, credentials={}) as http:
-        assert (await http.get("/api/v1/greeting")).status_code == 401
 '''
 OWN_MODULE = '''"""Our own module: the template never renders it, so updates never touch it."""
 
@@ -106,7 +87,7 @@ def make_user_edits(project: Path, env: dict[str, str], *, in_modules: bool) -> 
         insert_after(project / f"src/{PACKAGE}/settings.py", "log_level:", "\n" + SETTING)
         written["tests/test_greeting_setting.py"] = SETTING_TEST
         insert_after(project / f"src/{PACKAGE}/app.py", "app.add_api_route(path, health", ROUTE)
-        written["tests/test_greeting_route.py"] = ROUTE_TEST
+        written["tests/test_greeting_route.py"] = GREETING_ROUTE_TEST
     for name, text in written.items():
         (project / name).write_text(text)
     run(["uv", "add", ADDED_DEPENDENCY], project, env)

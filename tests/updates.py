@@ -23,6 +23,28 @@ from .harness import REPO, TEMPLATE_PARTS, copy_template, render, run
 FIRST_RENDERING = "843301e"  # the first commit that renders a service
 BEFORE_LOG_REDACTION = "148215b"  # just before ebcc3b9 "Redact secrets from every log line"
 NEWEST = "v9.9.9"  # the working tree, tagged above any real release
+# A team's test of its own greeting route (GET /api/v1/greeting, scope items:read),
+# served behind the template's security stack.
+GREETING_ROUTE_TEST = '''"""Our own route, under the same security stack."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import AppFactory, client_for
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_greeting_needs_a_credential_and_answers(make_app: AppFactory) -> None:
+    app = make_app(greeting="hi there")
+    async with client_for(app) as http:
+        response = await http.get("/api/v1/greeting")
+    assert response.status_code == 200
+    assert response.json() == {"greeting": "hi there"}
+    async with client_for(app, credentials={}) as http:
+        assert (await http.get("/api/v1/greeting")).status_code == 401
+'''
 # Conflict markers Copier writes with ``conflict="inline"``.
 CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 GIT_IDENTITY = {
