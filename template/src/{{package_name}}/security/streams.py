@@ -21,7 +21,7 @@ import asyncio
 import json
 import re
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import count
@@ -39,6 +39,7 @@ __all__ = [
     "StreamSlots",
     "Subscription",
     "parse_last_event_id",
+    "relay",
     "serve_events",
 ]
 
@@ -272,34 +273,49 @@ async def _close_on_disconnect(receive: Receive, subscription: Subscription) -> 
     subscription.close("disconnect")
 
 
-async def _pump(scope: Scope, send: Send, subscription: Subscription, config: StreamConfig) -> None:
+async def relay(
+    subscription: Subscription,
+    config: StreamConfig,
+    accepts: Callable[[Event], bool] | None = None,
+) -> AsyncIterator[Event | None]:
+    """The events of a subscription (those ``accepts`` takes), None when a heartbeat is due.
+
+    Ends when the stream does; ``subscription.closed`` then says why: ``idle`` (no
+    event for ``idle_timeout``), ``max_duration``, or what closed it (``overflow``,
+    ``disconnect``, ``shutdown``...). Every stream (SSE, WebSocket, gRPC) runs on it.
+    """
     loop = asyncio.get_running_loop()
-    await send({"type": "http.response.start", "status": 200, "headers": EVENT_STREAM_HEADERS})
-    release_timeout(scope)  # the response has started: the stream's own limits apply now
     now = loop.time()
     end_at = now + config.max_duration
     idle_at = now + config.idle_timeout
     beat_at = now + config.heartbeat_interval
-    reason = "max_duration"
     while True:
         now = loop.time()
         if now >= end_at or now >= idle_at:
-            reason = "max_duration" if now >= end_at else "idle"
-            break
+            subscription.close("max_duration" if now >= end_at else "idle")
+            return
         event = await subscription.next(min(end_at, idle_at, beat_at) - now)
         if subscription.closed is not None:
-            reason = subscription.closed
-            break
+            return
         if event is not None:
-            chunk = event.encode()
-            idle_at = loop.time() + config.idle_timeout
+            if accepts is not None and not accepts(event):
+                continue
+            now = loop.time()
+            idle_at, beat_at = now + config.idle_timeout, now + config.heartbeat_interval
+            yield event
         elif loop.time() >= beat_at:
-            chunk = HEARTBEAT
-        else:
-            continue
+            beat_at = loop.time() + config.heartbeat_interval
+            yield None
+
+
+async def _pump(scope: Scope, send: Send, subscription: Subscription, config: StreamConfig) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": EVENT_STREAM_HEADERS})
+    release_timeout(scope)  # the response has started: the stream's own limits apply now
+    async for event in relay(subscription, config):
+        chunk = HEARTBEAT if event is None else event.encode()
         if not await _send_within(send, chunk, config.backpressure_timeout, more=True):
             return  # the reader does not drain: drop it (nothing more can reach it)
-        beat_at = loop.time() + config.heartbeat_interval
+    reason = subscription.closed
     if reason == "disconnect":
         return
     final = f"event: end\ndata: {json.dumps({'reason': reason})}\n\n".encode()

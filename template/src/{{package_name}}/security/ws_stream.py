@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from ._asgi import Receive, Scope, Send
 from .client import client_ip
 from .principal import authorize
-from .streams import Broadcaster, StreamConfig, StreamSlots, Subscription
+from .streams import Broadcaster, Event, StreamConfig, StreamSlots, Subscription, relay
 
 __all__ = ["WebSocketLimits", "serve_websocket"]
 
@@ -78,6 +78,9 @@ class _Filter:
             return False
         self.labels = frozenset(tags)
         return True
+
+    def accepts(self, event: Event) -> bool:
+        return not self.labels or not self.labels.isdisjoint(event.labels)
 
 
 async def serve_websocket(
@@ -144,25 +147,12 @@ async def _read(
 async def _pump(
     send: Send, subscription: Subscription, wanted: _Filter, config: StreamConfig
 ) -> None:
-    loop = asyncio.get_running_loop()
-    now = loop.time()
-    end_at = now + config.max_duration
-    idle_at = now + config.idle_timeout
-    while True:
-        now = loop.time()
-        if now >= end_at or now >= idle_at:
-            reason = "max_duration" if now >= end_at else "idle"
-            break
-        event = await subscription.next(min(end_at, idle_at) - now)
-        if subscription.closed is not None:
-            reason = subscription.closed
-            break
-        if event is None or (wanted.labels and not wanted.labels & event.labels):
-            continue
-        idle_at = loop.time() + config.idle_timeout
+    async for event in relay(subscription, config, wanted.accepts):
+        if event is None:
+            continue  # no heartbeat: the server's WebSocket pings keep the connection alive
         if not await _send_within(send, event.as_text(), config.backpressure_timeout):
             return  # the reader does not drain: drop it
-    if reason in _CLOSES:
+    if (reason := subscription.closed) in _CLOSES:
         code, text = _CLOSES[reason]
         with suppress(TimeoutError, OSError):
             async with asyncio.timeout(config.backpressure_timeout):
