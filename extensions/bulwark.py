@@ -103,7 +103,8 @@ OPENTELEMETRY_DEPENDENCIES: tuple[str, ...] = (
 OPENTELEMETRY_GRPC_DEPENDENCIES: tuple[str, ...] = ("opentelemetry-instrumentation-grpc>=0.66b2",)
 SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "granian": ("granian>=2.8",),
-    "uvicorn": ("uvicorn>=0.32",),
+    # Uvicorn speaks WebSocket only through one of two libraries: wsproto, as Hypercorn.
+    "uvicorn": ("uvicorn>=0.32", "wsproto>=1.2"),
     "hypercorn": ("hypercorn>=0.17",),
 }
 # `just dev` reloads on changes: Granian needs watchfiles for it, Uvicorn prefers it
@@ -118,6 +119,7 @@ DEV_DEPENDENCIES: tuple[str, ...] = (
     "cryptography>=44.0",  # TLS tests (outbound client, gRPC) make throwaway certificates
     "httpx>=0.28",
     "schemathesis>=4.30",
+    "websockets>=14.0",  # the WebSocket client of the stream tests
     "mypy>=1.15",
     "pytest>=8.3",
     "ruff>=0.9",

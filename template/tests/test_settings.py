@@ -77,6 +77,11 @@ def test_debug_defaults_to_console_logs(make_settings: SettingsFactory) -> None:
         ("port", 70000),
         ("log_format", "xml"),
         ("debug", "maybe"),
+        ("stream_idle_timeout", 0),
+        ("sse_queue_maxsize", 0),
+        ("sse_backpressure_fail_timeout_s", -1),
+        ("stream_max_per_client", 0),
+        ("stream_replay_size", 101),  # over SSE_QUEUE_MAXSIZE (100)
     ],
 )
 def test_invalid_values_are_refused(

@@ -15,7 +15,9 @@ __all__ = [
     "API_ERROR_STATUSES",
     "HEALTH_PATHS",
     "ITEMS_PATH",
+    "ITEM_EVENTS_PATH",
     "ITEM_PATH",
+    "ITEM_WS_PATH",
     "JSON_BODY_ROUTES",
     "READY_PATHS",
     "READ_SCOPE",
@@ -34,6 +36,10 @@ HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz")
 READY_PATHS = ("/ready", "/readyz")
 ITEMS_PATH = "/api/v1/items"
 ITEM_PATH = "/api/v1/items/{item_id}"
+# Server-sent events of item changes (events.py): an event per item created.
+ITEM_EVENTS_PATH = "/api/v1/items/events"
+# The same events over a WebSocket (security/ws_stream.py: close codes, the filter message).
+ITEM_WS_PATH = "/api/v1/items/ws"
 # The example of an outbound call (outbound/): a value fetched from UPSTREAM_URL.
 UPSTREAM_PATH = "/api/v1/upstream/{key}"
 # What a credential must grant: reading an item, and creating one.
@@ -55,6 +61,8 @@ ROUTE_RATE_LIMITS = {f"POST {ITEMS_PATH}": "20/minute"}
 ROUTE_SCOPES: dict[str, tuple[str, ...]] = {
     f"POST {ITEMS_PATH}": (WRITE_SCOPE,),
     f"GET {ITEM_PATH}": (READ_SCOPE,),
+    f"GET {ITEM_EVENTS_PATH}": (READ_SCOPE,),
+    f"GET {ITEM_WS_PATH}": (READ_SCOPE,),  # the WebSocket handshake
     f"GET {UPSTREAM_PATH}": (READ_SCOPE,),
     **custom_routes.ROUTE_SCOPES,  # the team's own (custom/routes.py)
 }

@@ -7,6 +7,11 @@ caller to anonymous. Authorization follows at once: the scopes ``route_scopes``
 names for the request's route are checked here, before any layer or framework
 reads the body, so a caller without them gets its 401 or 403 whatever it sent
 (the framework adapters check them again, through :func:`.principal.authorize`).
+
+A WebSocket handshake is authenticated the same way, from its headers only: a
+credential in the query string (where browsers' WebSocket clients tempt people
+to put one, and where proxies log it) is refused. A refused handshake is closed
+before it completes (code 1008): the client sees HTTP 403.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import parse_qsl
 
 from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
 from .credentials import Verdict
@@ -23,6 +29,10 @@ from .routes import RouteTable
 __all__ = ["AuthMiddleware", "Refusal", "Verifier", "authenticate"]
 
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
+# Query parameters that carry a credential by their name: refused on a WebSocket handshake.
+CREDENTIAL_PARAMETERS = frozenset(
+    {"token", "access_token", "api_key", "apikey", "key", "auth", "authorization", "jwt", "bearer"}
+)
 
 
 class Verifier(Protocol):
@@ -99,6 +109,9 @@ class AuthMiddleware:
         self.challenge = ", ".join(challenges).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] not in self.public:
+            await self._handshake(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"] in self.public or is_preflight(scope):
             await self.app(scope, receive, send)
             return
@@ -118,6 +131,25 @@ class AuthMiddleware:
                 await self._refuse(send, detail, invalid=False)
             else:
                 await send_json_error(send, status, detail)
+            return
+        await self.app(scope, receive, send)
+
+    async def _handshake(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake: header credentials and the route's scopes, or close 1008."""
+        query = scope.get("query_string", b"").decode("latin-1")
+        names = {name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)}
+        verdict = (
+            INVALID_CREDENTIALS
+            if names & CREDENTIAL_PARAMETERS
+            else await authenticate(self.verifiers, scope, require_auth=self.require_auth)
+        )
+        if isinstance(verdict, Principal):
+            verdict.remember(scope)
+        route = self.routes.match("GET", scope["path"])
+        if isinstance(verdict, Refusal) or (
+            route is not None and authorize(scope, self.route_scopes[route]) is not None
+        ):
+            await send({"type": "websocket.close", "code": 1008})
             return
         await self.app(scope, receive, send)
 

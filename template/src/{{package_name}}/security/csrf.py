@@ -11,6 +11,11 @@ not: the service is HTTPS-only (HSTS on every response), and a plain-HTTP page
 is one anybody on the network path can write. The ``Host`` itself is the
 browser's (a page cannot set it); ``TRUSTED_HOSTS``, checked before this layer,
 also shuts out names that are not ours (DNS rebinding).
+
+A WebSocket handshake is checked the same way whatever its method (a browser
+sends ``Origin`` on every one, and a cross-site page may open one with the
+user's ambient credentials: cross-site WebSocket hijacking). It is refused by
+closing it before it completes (the client sees HTTP 403).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
 __all__ = ["CSRFMiddleware"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# A WebSocket's origin is its page's: http(s), not ws(s).
+_PAGE_SCHEMES = {"ws": "http", "wss": "https"}
 
 
 class CSRFMiddleware:
@@ -36,19 +43,26 @@ class CSRFMiddleware:
         host: bytes | None = next((v for name, v in scope["headers"] if name == b"host"), None)
         if host is None:
             return None
-        scheme = b"https" if self.https_only else scope.get("scheme", "http").encode()
-        return scheme + b"://" + host.lower()
+        scheme: str = scope.get("scheme", "http")
+        page_scheme = "https" if self.https_only else _PAGE_SCHEMES.get(scheme, scheme)
+        return page_scheme.encode() + b"://" + host.lower()
+
+    def _cross_site(self, scope: Scope) -> bool:
+        origins = [value for name, value in scope["headers"] if name == b"origin"]
+        if not origins:
+            return False
+        origin = origins[0].lower()
+        return len(origins) > 1 or (
+            origin not in self.allowed and origin != self._own_origin(scope)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
-            await self.app(scope, receive, send)
-            return
-        origins = [value for name, value in scope["headers"] if name == b"origin"]
-        if origins:
-            origin = origins[0].lower()
-            if len(origins) > 1 or (
-                origin not in self.allowed and origin != self._own_origin(scope)
-            ):
-                await send_json_error(send, 403, "Cross-site request refused.")
+        kind = scope["type"]
+        if kind == "websocket":
+            if self._cross_site(scope):
+                await send({"type": "websocket.close", "code": 1008})
                 return
+        elif kind == "http" and scope["method"] not in SAFE_METHODS and self._cross_site(scope):
+            await send_json_error(send, 403, "Cross-site request refused.")
+            return
         await self.app(scope, receive, send)

@@ -1,4 +1,8 @@
-"""Per-client rate limiting for HTTP: 429 over the limit, 503 when the store is down."""
+"""Per-client rate limiting: 429 over the limit, 503 when the store is down.
+
+A WebSocket handshake counts as a GET of its path; over the limit it is closed
+before it completes (the client sees HTTP 403).
+"""
 
 from __future__ import annotations
 
@@ -43,15 +47,20 @@ class RateLimitMiddleware:
         if scope["type"] == "lifespan":
             await self.app(scope, self._closing_on_shutdown(receive), send)
             return
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         key = client_key(client_ip(scope))
-        decision = await self.limiter.hit(key, f"{scope['method']} {scope['path']}")
+        # A WebSocket handshake is a GET, and counts as one.
+        method = scope["method"] if kind == "http" else "GET"
+        decision = await self.limiter.hit(key, f"{method} {scope['path']}")
         if decision.unavailable:
             self.logger.error("rate_limit_store_unavailable", fail_open=decision.allowed)
         if decision.allowed:
             await self.app(scope, receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1013})  # the client sees HTTP 403
         elif decision.unavailable:
             await send_json_error(
                 send, 503, "Rate limiting is unavailable; retry shortly.", _limit_headers(decision)

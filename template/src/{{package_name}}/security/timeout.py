@@ -1,4 +1,10 @@
-"""Bound the time a request may take; a request that runs over gets a JSON 504."""
+"""Bound the time a request may take; a request that runs over gets a JSON 504.
+
+A stream (server-sent events) releases the deadline once its response has
+started (:func:`release_timeout`): ``REQUEST_TIMEOUT`` bounds the time to its
+first byte, and the stream's own limits (idle, maximum duration, backpressure:
+:mod:`..streams`) bound the rest.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,17 @@ import structlog
 
 from ._asgi import ASGIApp, ErrorResponse, Receive, Scope, Send
 
-__all__ = ["TimeoutMiddleware"]
+__all__ = ["TimeoutMiddleware", "release_timeout"]
+
+# Where the layer leaves the request's "release my deadline" callable in the scope.
+_RELEASE_KEY = "bulwark.timeout.release"
+
+
+def release_timeout(scope: Scope) -> None:
+    """Lift this request's deadline (a stream whose response has started); else nothing."""
+    release = scope.get(_RELEASE_KEY)
+    if release is not None:
+        release()
 
 
 # Request keys: unique per process (``next`` on a count is atomic).
@@ -101,18 +117,26 @@ class TimeoutMiddleware:
         pending[key] = (loop.time() + self.timeout, task)
         if watchdog.timer is None:
             watchdog.arm()
-        # Below, "pop returned None" means the watchdog expired this request.
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if pending.pop(key, None) is not None:
+                released = True
+
+        scope[_RELEASE_KEY] = release
+        # Below, "pop returned None" (and not released) means the watchdog expired it.
         try:
             await self.app(scope, receive, send)
         except CancelledError as error:
             # Ours alone only if no other cancellation was requested meanwhile.
-            if pending.pop(key, None) is None and task.uncancel() <= cancelling:
+            if not released and pending.pop(key, None) is None and task.uncancel() <= cancelling:
                 self.logger.warning("request_timeout", path=scope["path"], timeout=self.timeout)
                 raise ErrorResponse(504, self.message) from error
             raise
         except BaseException:
-            if pending.pop(key, None) is None:
+            if not released and pending.pop(key, None) is None:
                 task.uncancel()
             raise
-        if pending.pop(key, None) is None:
+        if not released and pending.pop(key, None) is None:
             task.uncancel()  # the handler swallowed our cancellation and answered anyway

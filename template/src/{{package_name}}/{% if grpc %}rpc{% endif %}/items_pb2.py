@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0bitems.proto\x12\x08items.v1\"A\n\x11\x43reateItemRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x0c\n\x04tags\x18\x03 \x03(\t\"\x1c\n\x0eGetItemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"@\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\x0c\n\x04tags\x18\x04 \x03(\t2w\n\x05Items\x12\x39\n\nCreateItem\x12\x1b.items.v1.CreateItemRequest\x1a\x0e.items.v1.Item\x12\x33\n\x07GetItem\x12\x18.items.v1.GetItemRequest\x1a\x0e.items.v1.Itemb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0bitems.proto\x12\x08items.v1\"A\n\x11\x43reateItemRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x0c\n\x04tags\x18\x03 \x03(\t\"\x1c\n\x0eGetItemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"3\n\x11WatchItemsRequest\x12\x0c\n\x04tags\x18\x01 \x03(\t\x12\x10\n\x08\x61\x66ter_id\x18\x02 \x01(\x04\"T\n\tItemEvent\x12\n\n\x02id\x18\x01 \x01(\x04\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x1c\n\x04item\x18\x03 \x01(\x0b\x32\x0e.items.v1.Item\x12\x0e\n\x06reason\x18\x04 \x01(\t\"@\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\x0c\n\x04tags\x18\x04 \x03(\t2\xb9\x01\n\x05Items\x12\x39\n\nCreateItem\x12\x1b.items.v1.CreateItemRequest\x1a\x0e.items.v1.Item\x12\x33\n\x07GetItem\x12\x18.items.v1.GetItemRequest\x1a\x0e.items.v1.Item\x12@\n\nWatchItems\x12\x1b.items.v1.WatchItemsRequest\x1a\x13.items.v1.ItemEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEITEMREQUEST']._serialized_end=90
   _globals['_GETITEMREQUEST']._serialized_start=92
   _globals['_GETITEMREQUEST']._serialized_end=120
-  _globals['_ITEM']._serialized_start=122
-  _globals['_ITEM']._serialized_end=186
-  _globals['_ITEMS']._serialized_start=188
-  _globals['_ITEMS']._serialized_end=307
+  _globals['_WATCHITEMSREQUEST']._serialized_start=122
+  _globals['_WATCHITEMSREQUEST']._serialized_end=173
+  _globals['_ITEMEVENT']._serialized_start=175
+  _globals['_ITEMEVENT']._serialized_end=259
+  _globals['_ITEM']._serialized_start=261
+  _globals['_ITEM']._serialized_end=325
+  _globals['_ITEMS']._serialized_start=328
+  _globals['_ITEMS']._serialized_end=513
 # @@protoc_insertion_point(module_scope)
