@@ -15,6 +15,7 @@ from .harness import run, uv_environment, warm_uv_cache
 from .updates import (
     BEFORE_LOG_REDACTION,
     FIRST_RENDERING,
+    GREETING_ROUTE_SCOPES,
     GREETING_ROUTE_TEST,
     commit_all,
     files_with_conflicts,
@@ -95,6 +96,15 @@ def make_user_edits(project: Path, env: dict[str, str], *, in_modules: bool) -> 
     return written
 
 
+def declare_greeting_route(project: Path) -> None:
+    """List the team's route in custom/routes.py, where the core learns its scopes."""
+    routes = project / f"src/{PACKAGE}/custom/routes.py"
+    empty = "ROUTE_SCOPES: dict[str, tuple[str, ...]] = {}\n"
+    text = routes.read_text()
+    assert empty in text
+    routes.write_text(text.replace(empty, GREETING_ROUTE_SCOPES))
+
+
 @pytest.mark.parametrize(
     ("release", "in_modules"),
     [("v0.0.1", False), ("v0.0.2", True)],
@@ -138,6 +148,8 @@ def test_update_brings_hardening_and_keeps_local_edits(
     for name, text in written.items():
         assert (project / name).read_text() == text
     assert ADDED_DEPENDENCY in (project / "pyproject.toml").read_text()
+    if in_modules:  # what the CHANGELOG asks of a team with a route of its own
+        declare_greeting_route(project)
 
     output = lock_and_check(project, env)
     assert " failed" not in output

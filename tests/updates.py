@@ -25,6 +25,10 @@ BEFORE_LOG_REDACTION = "148215b"  # just before ebcc3b9 "Redact secrets from eve
 NEWEST = "v9.9.9"  # the working tree, tagged above any real release
 # A team's test of its own greeting route (GET /api/v1/greeting, scope items:read),
 # served behind the template's security stack.
+# custom/routes.py's line that declares that route to the core.
+GREETING_ROUTE_SCOPES = (
+    'ROUTE_SCOPES: dict[str, tuple[str, ...]] = {"GET /api/v1/greeting": ("items:read",)}\n'
+)
 GREETING_ROUTE_TEST = '''"""Our own route, under the same security stack."""
 
 from __future__ import annotations
