@@ -25,6 +25,7 @@ from extensions.bulwark import (
     GRPC_DEV_DEPENDENCIES,
     OPENTELEMETRY_DEPENDENCIES,
     OPENTELEMETRY_GRPC_DEPENDENCIES,
+    OPENTELEMETRY_REDIS_DEPENDENCIES,
     SENTRY_EXTRAS,
     SENTRY_REQUIREMENT,
     SERVER_DEPENDENCIES,
@@ -138,6 +139,7 @@ def every_optional_dependency() -> list[str]:
         [SENTRY_REQUIREMENT.format(extras=",".join(sorted(SENTRY_EXTRAS.values())))],
         OPENTELEMETRY_DEPENDENCIES,
         OPENTELEMETRY_GRPC_DEPENDENCIES,
+        OPENTELEMETRY_REDIS_DEPENDENCIES,
     )
     return sorted({requirement for group in groups for requirement in group})
 
