@@ -23,6 +23,7 @@ from extensions.bulwark import (
     FRAMEWORK_DEPENDENCIES,
     GRPC_DEPENDENCIES,
     GRPC_DEV_DEPENDENCIES,
+    METRICS_DEPENDENCIES,
     OPENTELEMETRY_DEPENDENCIES,
     OPENTELEMETRY_GRPC_DEPENDENCIES,
     SENTRY_EXTRAS,
@@ -138,6 +139,7 @@ def every_optional_dependency() -> list[str]:
         [SENTRY_REQUIREMENT.format(extras=",".join(sorted(SENTRY_EXTRAS.values())))],
         OPENTELEMETRY_DEPENDENCIES,
         OPENTELEMETRY_GRPC_DEPENDENCIES,
+        METRICS_DEPENDENCIES,
     )
     return sorted({requirement for group in groups for requirement in group})
 
