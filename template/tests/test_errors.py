@@ -21,10 +21,16 @@ async def test_handler_error_is_generic_json_500(
     assert response.status_code == 500
     body = response.json()
     assert body == {
-        "error": "internal_error",
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
         "detail": "Internal server error.",
+        "instance": response.headers["x-request-id"],
+        "code": "internal_error",
+        "error": "internal_error",
         "request_id": response.headers["x-request-id"],
     }
+    assert response.headers["content-type"] == "application/problem+json"
     assert BOOM_MESSAGE not in response.text
     assert "Traceback" not in response.text
     # The error is logged once, for operators, with the request id.

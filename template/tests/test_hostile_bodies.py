@@ -43,6 +43,8 @@ ROUTES = [
 DOCUMENTED = frozenset(API_ERROR_STATUSES)
 UNLIMITED = {"rate_limit_default": "1000000/minute", "rate_limit_routes": {}}
 # What each answer must carry, whatever produced it.
+# The error body's members (ERROR_FORMAT=both, the default), ``errors`` on a 422.
+BOTH_MEMBERS = {"type", "title", "status", "detail", "instance", "code", "error", "request_id"}
 SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options")
 
 
@@ -50,12 +52,13 @@ def assert_refused(status: int, headers: Mapping[str, str], body: bytes, expecte
     """A documented 4xx (``expected``) in the one error shape, with the security headers."""
     assert status == expected, body[:300]
     assert status in DOCUMENTED
-    assert headers["content-type"].startswith("application/json")
+    assert headers["content-type"] == "application/problem+json"
     for name in SECURITY_HEADERS:
         assert name in headers, f"{name} missing on {status}"
     payload = json.loads(body)
-    assert set(payload) == {"error", "detail", "request_id"}
-    assert payload["request_id"] == headers["x-request-id"]
+    assert set(payload) - {"errors"} == BOTH_MEMBERS
+    assert payload["request_id"] == payload["instance"] == headers["x-request-id"]
+    assert payload["status"] == status
 
 
 def assert_answered_well(status: int, headers: Mapping[str, str], body: bytes) -> None:

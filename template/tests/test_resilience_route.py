@@ -51,8 +51,10 @@ async def make_routed_app(
 def assert_secured_error(response: httpx.Response, status: int, error: str) -> None:
     assert response.status_code == status
     body = response.json()
-    assert set(body) == {"error", "detail", "request_id"}
-    assert body["error"] == error
+    members = {"type", "title", "status", "detail", "instance", "code", "error", "request_id"}
+    assert set(body) == members
+    assert body["error"] == body["code"] == error
+    assert body["status"] == status
     assert body["request_id"] == response.headers["x-request-id"]
     assert response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"

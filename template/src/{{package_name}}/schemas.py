@@ -79,8 +79,19 @@ class Problem(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """The one error shape of every status, from every layer and framework."""
+    """The one error shape of every status, from every layer and framework.
 
-    error: str
+    ERROR_FORMAT chooses the members (security/problem.py): RFC 9457's (``type``
+    to ``instance``, plus ``code`` and ``errors``), the legacy ones (``error``,
+    ``detail``, ``request_id``), or both (the default).
+    """
+
+    type: str | None = None
+    title: str | None = None
+    status: int | None = None
     detail: str | list[Problem]
-    request_id: str | None
+    instance: str | None = None
+    code: str | None = None
+    errors: list[Problem] | None = None
+    error: str | None = None
+    request_id: str | None = None

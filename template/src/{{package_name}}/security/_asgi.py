@@ -1,7 +1,8 @@
 """Small ASGI helpers shared by the security layers: types, the request id, JSON errors.
 
 Every layer that answers on its own uses :func:`send_json_error`, so each error
-status has one JSON shape: ``{"error": ..., "detail": ..., "request_id": ...}``.
+status has one JSON shape: RFC 9457 problem details, the legacy
+``{"error": ..., "detail": ..., "request_id": ...}``, or both (see :mod:`.problem`).
 
 The layers wrap ``send`` in plain functions that return the wrapped ``send``'s
 awaitable (``send`` is any callable returning an awaitable): an ``async def``
@@ -18,6 +19,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .observe import observer
+from .problem import error_media_type, problem_body
 
 __all__ = [
     "ASGIApp",
@@ -28,6 +30,7 @@ __all__ = [
     "Send",
     "current_request_id",
     "dropped",
+    "error_media_type",
     "error_payload",
     "send_json_error",
 ]
@@ -60,33 +63,9 @@ def current_request_id() -> str | None:
     return REQUEST_ID.get()
 
 
-# Codes and messages are ours, not ``http.HTTPStatus`` phrases: those changed
-# between Python versions (413 and 422 were renamed in 3.13) and clients key on codes.
-_ERRORS: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "Bad request."),
-    401: ("unauthorized", "Authentication required."),
-    403: ("forbidden", "Forbidden."),
-    404: ("not_found", "Not found."),
-    405: ("method_not_allowed", "Method not allowed."),
-    413: ("payload_too_large", "Request body too large."),
-    415: ("unsupported_media_type", "Unsupported media type."),
-    422: ("validation_error", "Invalid request."),
-    429: ("rate_limited", "Too many requests."),
-    500: ("internal_error", "Internal server error."),
-    502: ("bad_gateway", "The upstream service failed."),
-    503: ("unavailable", "Service unavailable."),
-    504: ("timeout", "The request took too long."),
-}
-
-
 def error_payload(status: int, detail: Any = None) -> dict[str, Any]:
-    """The one error body shape, used by the layers and by every framework adapter."""
-    code, message = _ERRORS.get(status, (f"http_{status}", f"HTTP error {status}."))
-    return {
-        "error": code,
-        "detail": message if detail is None else detail,
-        "request_id": current_request_id(),
-    }
+    """The one error body (ERROR_FORMAT's shape), used by the layers and every framework adapter."""
+    return problem_body(status, detail, current_request_id())
 
 
 async def send_json_error(
@@ -110,7 +89,7 @@ async def send_json_error(
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", error_media_type().encode()),
                 (b"content-length", str(len(body)).encode()),
                 *(headers or ()),
             ],

@@ -1,4 +1,8 @@
-"""Turn any unhandled exception into a generic JSON 500: no stack trace, no exception text."""
+"""Turn any unhandled exception into a generic JSON 500: no stack trace, no exception text.
+
+This layer also says, per request, which error body shape (ERROR_FORMAT) every
+error answered inside it takes, the framework adapters' included.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Awaitable
 import structlog
 
 from ._asgi import ASGIApp, ErrorResponse, Message, Receive, Scope, Send, send_json_error
+from .problem import ERROR_FORMAT, ErrorFormat
 
 __all__ = ["ExceptionHandlerMiddleware", "log_unhandled"]
 
@@ -36,13 +41,21 @@ class ExceptionHandlerMiddleware:
     not mistake a truncated body for a complete one.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, error_format: ErrorFormat = "both") -> None:
         self.app = app
+        self.error_format: ErrorFormat = error_format
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        shape = ERROR_FORMAT.set(self.error_format)
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            ERROR_FORMAT.reset(shape)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
         complete = False
 

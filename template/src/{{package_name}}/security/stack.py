@@ -124,7 +124,7 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
         # Outside the error layer too: it records the status the client gets,
         # the error layer's 500 and the timeout's 504 included.
         Middleware(AuditMiddleware, logger_name=f"{_PACKAGE}.audit"),
-        Middleware(ExceptionHandlerMiddleware),
+        Middleware(ExceptionHandlerMiddleware, error_format=settings.error_format),
         Middleware(GZipMiddleware, minimum_size=1000),
     ]
     if settings.trusted_hosts:
