@@ -1210,6 +1210,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "without a JSON access line)",
     )
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also measure full with its metrics recorded (as python -m records them, into a "
+        "multiprocess directory), against full without; needs a render with metrics=true",
+    )
+    parser.add_argument(
         "--workers2",
         action="store_true",
         help="then bare and full with 2 Granian workers (health and create routes)",
@@ -1270,6 +1276,28 @@ def variants_for(
     return variants
 
 
+METERED = "full+metrics"
+
+
+def metered(scratch: Path) -> Variant:
+    """The full app recording its metrics, as under ``python -m``: a multiprocess directory.
+
+    ``full`` itself records nothing: no directory is set, so no recorder is installed.
+    """
+    directory = scratch / "metrics"
+    directory.mkdir(exist_ok=True)
+    return Variant(METERED, f"{BENCH_MODULE}:full", {"PROMETHEUS_MULTIPROC_DIR": str(directory)})
+
+
+def print_metrics_report(samples: Sequence[Sample], routes: Sequence[str], out: IO[str]) -> None:
+    """Per route: full with metrics against full without, measured in the same rounds."""
+    print("\nMetrics cost, full+metrics / full (median of per-round ratios):", file=out)
+    for route in routes:
+        ratio = median_ratio(for_route(samples, route), METERED, "full")
+        shown = "n/a" if ratio is None else f"{ratio:.3f} ({1 - ratio:.1%} fewer req/s)"
+        print(f"  {ROUTE_TITLES[route]:<44} {shown}", file=out)
+
+
 def install_peer_packages(project: Project) -> None:
     """The peer app's libraries, into the rendered project's environment (not its lock)."""
     uv = shutil.which("uv")
@@ -1313,6 +1341,8 @@ def run_framework(args: argparse.Namespace, framework: str, wrk_path: str) -> di
     with tempfile.TemporaryDirectory(prefix="bulwark-bench-") as scratch:
         project = prepare(args, Path(scratch), framework)
         variants = variants_for(project, args.layers, args.reference, args.apps, framework)
+        if args.metrics and "full" in args.apps:
+            variants.append(metered(Path(scratch)))
         samples = run_rounds(project, variants, args.rounds, load, wrk_path, args.routes)
         two: list[Sample] = []
         if args.workers2:
@@ -1334,6 +1364,8 @@ def run_framework(args: argparse.Namespace, framework: str, wrk_path: str) -> di
         if extras:
             print(f"\n{ROUTE_TITLES[route]}: every app against bare (median of ratios):")
             print_layer_report(for_route(samples, route), extras, sys.stdout)
+    if METERED in labels:
+        print_metrics_report(samples, args.routes, sys.stdout)
     memory = memory_table(samples)
     print_memory_report(memory, sys.stdout)
     results: dict[str, Any] = {

@@ -62,6 +62,16 @@ def test_opentelemetry_adds_its_packages_only_when_chosen() -> None:
     assert any(d.startswith("opentelemetry-instrumentation-grpc") for d in with_grpc)
 
 
+def test_metrics_add_prometheus_client_unless_turned_off() -> None:
+    def prometheus(answers: dict[str, object]) -> list[str]:
+        return [d for d in runtime_dependencies(answers) if d.startswith("prometheus")]
+
+    assert prometheus({}) == ["prometheus-client>=0.21"]  # on by default
+    assert prometheus({"metrics": True}) == ["prometheus-client>=0.21"]
+    assert prometheus({"metrics": False}) == []
+    assert package_name_problem("prometheus_client") != ""
+
+
 def test_choices_match_copier_yml() -> None:
     questions = yaml.safe_load((REPO / "copier.yml").read_text())
     for name, allowed in CHOICES.items():
