@@ -2,7 +2,7 @@
 
 ``python -m <package>`` runs the server (``server.serve``, with its own workers)
 in a child process that leads a process group of its own, and only watches it.
-On SIGTERM or SIGINT it passes SIGTERM on and arms the deadline: SHUTDOWN_GRACE
+On SIGTERM or SIGINT it passes SIGTERM on to the group and arms the deadline: SHUTDOWN_GRACE
 plus ``EXIT_MARGIN`` seconds later, whatever the server is doing (a worker that
 ignores its stop, a starved CPU, a blocked log pipe), the whole group is killed
 and the process exits 1. (One Ctrl+C may arrive twice, from the terminal and
@@ -53,7 +53,7 @@ class ServerProcess:
             self.stop()
 
     def stop(self) -> None:
-        """SIGTERM to the server and the deadline armed (once: a signal may come twice)."""
+        """SIGTERM to the server's group and the deadline armed (once: a signal may come twice)."""
         if self.stopping:
             return
         self.stopping = True
@@ -65,8 +65,10 @@ class ServerProcess:
         timer.daemon = True
         timer.start()
         if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
+            # To the whole group: every worker hears it at once (Hypercorn's workers
+            # otherwise only see a flag set by their parent) and ends its streams.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGTERM)
 
     def expire(self) -> None:
         """Past the deadline: every process of the server killed, this one ended (exit 1)."""

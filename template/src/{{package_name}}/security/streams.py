@@ -30,6 +30,7 @@ from typing import Any
 from ._asgi import Receive, Scope, Send, send_json_error
 from .client import client_ip
 from .principal import authorize
+from .shutdown import STOP
 from .timeout import release_timeout
 
 __all__ = [
@@ -160,20 +161,17 @@ class Broadcaster:
         """A subscription for the block's duration, first given the retained events after ``after``.
 
         An id this process never issued (e.g. from before a restart) replays nothing.
+        The process's stop notice (:data:`.shutdown.STOP`) closes it with ``shutdown``.
         """
         backlog = () if after is None else (e for e in self._replay if e.id > after)
         subscription = Subscription(self.queue_maxsize, backlog)
         self._subscribers.add(subscription)
         try:
-            yield subscription
+            with STOP.watching(lambda: subscription.close("shutdown")):
+                yield subscription
         finally:
             self._subscribers.discard(subscription)
             subscription.close("gone")
-
-    def close_all(self, reason: str) -> None:
-        """End every subscription (at shutdown): each stream sends its final event."""
-        for subscriber in tuple(self._subscribers):
-            subscriber.close(reason)
 
 
 class StreamSlots:
