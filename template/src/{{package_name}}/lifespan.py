@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from .custom.lifespan import lifespan as custom_lifespan
 from .logs import flush_logs
 from .outbound import Upstream
+from .security.shutdown import stop_on_signal
 from .settings import Settings
 
 __all__ = ["service_lifespan"]
@@ -19,13 +20,14 @@ def service_lifespan(settings: Settings, upstream: Upstream) -> Lifespan:
     """The lifespan an adapter gives its framework (which passes the app).
 
     The outbound client is closed at shutdown after the team's own shutdown work,
-    which may still call it; held access lines are written out last.
+    which may still call it; held access lines are written out last. SIGTERM
+    first ends every open stream with its final word (:mod:`.security.shutdown`).
     """
 
     @asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
         try:
-            async with upstream.lifespan(app), custom_lifespan(settings):
+            async with upstream.lifespan(app), custom_lifespan(settings), stop_on_signal():
                 yield
         finally:
             flush_logs()  # access lines held in the buffer, before the worker exits

@@ -2,6 +2,9 @@
 
 One line on ``<package>.audit`` with method, path, status, client and principal
 id. Never a credential: the principal id is a configured name or a token subject.
+A WebSocket handshake refused (foreign ``Origin``, no or a query-string
+credential, host, rate limit, scope) is one too: method ``WEBSOCKET``, status
+403 (what the client sees) and the close code the refusing layer chose.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ class AuditMiddleware:
         self.logger = structlog.get_logger().bind(logger=logger_name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -48,6 +54,36 @@ class AuditMiddleware:
                     method=scope["method"],
                     path=scope["path"],
                     status=status,
+                    client=client_ip(scope),
+                    principal=principal.id if principal else None,
+                    credential=principal.kind if principal else None,
+                )
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A close before the accept is a refused handshake: audited."""
+        accepted = False
+        refused: int | None = None
+
+        def watching_send(message: Message) -> Awaitable[None]:
+            nonlocal accepted, refused
+            kind = message["type"]
+            if kind == "websocket.accept":
+                accepted = True
+            elif not accepted and refused is None and kind == "websocket.close":
+                refused = message.get("code", 1000)
+            return send(message)
+
+        try:
+            await self.app(scope, receive, watching_send)
+        finally:
+            if refused is not None:
+                principal = current_principal(scope)
+                self.logger.info(
+                    "audit",
+                    method="WEBSOCKET",
+                    path=scope["path"],
+                    status=403,
+                    close_code=refused,
                     client=client_ip(scope),
                     principal=principal.id if principal else None,
                     credential=principal.kind if principal else None,

@@ -31,6 +31,8 @@ from ._asgi import Receive, Scope, Send, send_json_error
 from .client import client_ip
 from .observe import observer
 from .principal import authorize
+from .shutdown import STOP
+from .stream_log import StreamRecord
 from .timeout import release_timeout
 
 __all__ = [
@@ -161,20 +163,17 @@ class Broadcaster:
         """A subscription for the block's duration, first given the retained events after ``after``.
 
         An id this process never issued (e.g. from before a restart) replays nothing.
+        The process's stop notice (:data:`.shutdown.STOP`) closes it with ``shutdown``.
         """
         backlog = () if after is None else (e for e in self._replay if e.id > after)
         subscription = Subscription(self.queue_maxsize, backlog)
         self._subscribers.add(subscription)
         try:
-            yield subscription
+            with STOP.watching(lambda: subscription.close("shutdown")):
+                yield subscription
         finally:
             self._subscribers.discard(subscription)
             subscription.close("gone")
-
-    def close_all(self, reason: str) -> None:
-        """End every subscription (at shutdown): each stream sends its final event."""
-        for subscriber in tuple(self._subscribers):
-            subscriber.close(reason)
 
 
 class StreamSlots:
@@ -262,12 +261,15 @@ async def serve_events(
         if refused is not None:
             await _refuse(send, refused, "Too many open streams.")
             return
+        record = StreamRecord(scope, "sse")
         with broadcaster.subscribe(after) as subscription:
             watcher = asyncio.create_task(_close_on_disconnect(receive, subscription))
+            ended = "cancelled"  # if the server cancels the stream
             try:
-                await _pump(scope, send, subscription, config)
+                ended = await _pump(scope, send, subscription, config, record)
             finally:
                 watcher.cancel()
+                record.finish(ended)
 
 
 async def _close_on_disconnect(receive: Receive, subscription: Subscription) -> None:
@@ -314,18 +316,24 @@ async def relay(
             yield None
 
 
-async def _pump(scope: Scope, send: Send, subscription: Subscription, config: StreamConfig) -> None:
+async def _pump(
+    scope: Scope, send: Send, subscription: Subscription, config: StreamConfig, record: StreamRecord
+) -> str:
+    """Send the stream; why it ended (``backpressure``: the reader did not drain)."""
     await send({"type": "http.response.start", "status": 200, "headers": EVENT_STREAM_HEADERS})
     release_timeout(scope)  # the response has started: the stream's own limits apply now
     async for event in relay(subscription, config):
         chunk = HEARTBEAT if event is None else event.encode()
         if not await _send_within(send, chunk, config.backpressure_timeout, more=True):
-            return  # the reader does not drain: drop it (nothing more can reach it)
-    reason = subscription.closed
+            return "backpressure"  # the reader does not drain: drop it (nothing more can reach it)
+        record.sent(len(chunk), event=event is not None)
+    reason = subscription.closed or "gone"
     if reason == "disconnect":
-        return
+        return reason
     final = f"event: end\ndata: {json.dumps({'reason': reason})}\n\n".encode()
-    await _send_within(send, final, config.backpressure_timeout, more=False)
+    if await _send_within(send, final, config.backpressure_timeout, more=False):
+        record.sent(len(final))
+    return reason
 
 
 async def _send_within(send: Send, body: bytes, seconds: float, *, more: bool) -> bool:

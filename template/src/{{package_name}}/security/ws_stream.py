@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from ._asgi import Receive, Scope, Send
 from .client import client_ip
 from .principal import authorize
+from .stream_log import StreamRecord
 from .streams import Broadcaster, Event, StreamConfig, StreamSlots, Subscription, relay
 
 __all__ = ["WebSocketLimits", "serve_websocket"]
@@ -105,13 +106,16 @@ async def serve_websocket(
         if refused is not None:
             await _close(send, 1013, "too many open streams")
             return
+        record = StreamRecord(scope, "websocket")
         with broadcaster.subscribe() as subscription:
             wanted = _Filter()
             reader = asyncio.create_task(_read(receive, subscription, wanted, limits))
+            ended: tuple[str, int | None] = ("cancelled", None)  # if the server cancels it
             try:
-                await _pump(send, subscription, wanted, config)
+                ended = await _pump(send, subscription, wanted, config, record)
             finally:
                 reader.cancel()
+                record.finish(ended[0], close_code=ended[1])
 
 
 async def _read(
@@ -145,18 +149,28 @@ async def _read(
 
 
 async def _pump(
-    send: Send, subscription: Subscription, wanted: _Filter, config: StreamConfig
-) -> None:
+    send: Send,
+    subscription: Subscription,
+    wanted: _Filter,
+    config: StreamConfig,
+    record: StreamRecord,
+) -> tuple[str, int | None]:
+    """Send the stream; why it ended and the close code sent (None: none could be)."""
     async for event in relay(subscription, config, wanted.accepts):
         if event is None:
             continue  # no heartbeat: the server's WebSocket pings keep the connection alive
-        if not await _send_within(send, event.as_text(), config.backpressure_timeout):
-            return  # the reader does not drain: drop it
-    if (reason := subscription.closed) in _CLOSES:
-        code, text = _CLOSES[reason]
-        with suppress(TimeoutError, OSError):
-            async with asyncio.timeout(config.backpressure_timeout):
-                await _close(send, code, text)
+        text = event.as_text()
+        if not await _send_within(send, text, config.backpressure_timeout):
+            return "backpressure", None  # the reader does not drain: drop it
+        record.sent(len(text.encode()))
+    reason = subscription.closed or "gone"
+    if reason not in _CLOSES:
+        return reason, None
+    code, text = _CLOSES[reason]
+    with suppress(TimeoutError, OSError):
+        async with asyncio.timeout(config.backpressure_timeout):
+            await _close(send, code, text)
+    return reason, code
 
 
 async def _send_within(send: Send, text: str, seconds: float) -> bool:
