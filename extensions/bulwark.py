@@ -27,7 +27,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _RESERVED = frozenset(
     {
         "anyio", "app", "cachetools", "fastapi", "granian", "httpx", "hypercorn", "litestar",
-        "opentelemetry", "pydantic", "pydantic_settings", "pytest", "quart", "quart_schema",
+        "opentelemetry", "prometheus_client", "pydantic", "pydantic_settings", "pytest", "quart", "quart_schema",
         "schemathesis", "secure", "settings", "starlette", "structlog", "swagger_ui_bundle", "test",
         "tests", "uvicorn",
     }
@@ -107,6 +107,8 @@ OPENTELEMETRY_GRPC_DEPENDENCIES: tuple[str, ...] = ("opentelemetry-instrumentati
 OPENTELEMETRY_REDIS_DEPENDENCIES: tuple[str, ...] = (
     "opentelemetry-instrumentation-redis>=0.66b2",
 )
+# The optional metrics (answer ``metrics``): Prometheus's client, multiprocess mode.
+METRICS_DEPENDENCIES: tuple[str, ...] = ("prometheus-client>=0.21",)
 SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "granian": ("granian>=2.8",),
     # Uvicorn speaks WebSocket only through one of two libraries: wsproto, as Hypercorn.
@@ -230,6 +232,7 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
             *(GRPC_DEPENDENCIES if answers.get("grpc") else ()),
             *([sentry_requirement(answers)] if answers.get("sentry") else []),
             *opentelemetry_dependencies(answers),
+            *(METRICS_DEPENDENCIES if answers.get("metrics", True) else ()),
         }
     )
 

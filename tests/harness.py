@@ -23,6 +23,7 @@ from extensions.bulwark import (
     FRAMEWORK_DEPENDENCIES,
     GRPC_DEPENDENCIES,
     GRPC_DEV_DEPENDENCIES,
+    METRICS_DEPENDENCIES,
     OPENTELEMETRY_DEPENDENCIES,
     OPENTELEMETRY_GRPC_DEPENDENCIES,
     OPENTELEMETRY_REDIS_DEPENDENCIES,
@@ -140,6 +141,7 @@ def every_optional_dependency() -> list[str]:
         OPENTELEMETRY_DEPENDENCIES,
         OPENTELEMETRY_GRPC_DEPENDENCIES,
         OPENTELEMETRY_REDIS_DEPENDENCIES,
+        METRICS_DEPENDENCIES,
     )
     return sorted({requirement for group in groups for requirement in group})
 

@@ -100,6 +100,8 @@ def test_a_person_answers_every_question(template: Path, tmp_path: Path) -> None
             child.send(key)
         expect(child, help_of("opentelemetry"))
         child.send("n")
+        expect(child, help_of("metrics"))
+        child.send("n")
         while child.expect([CURSOR_POSITION_REQUEST, pexpect.EOF], timeout=120) == 0:
             child.send(CURSOR_POSITION_REPLY)
     finally:
@@ -125,8 +127,10 @@ def test_a_person_answers_every_question(template: Path, tmp_path: Path) -> None
         "sentry": False,
         "grpc": True,
         "opentelemetry": False,
+        "metrics": False,
     }
     assert (destination / "src/orders_api/rpc/server.py").is_file()
+    assert not (destination / "src/orders_api/metrics").exists()
     assert not (destination / "k8s").exists()
 
 

@@ -63,6 +63,7 @@ VARIANTS: tuple[Variant, ...] = (
             "server": "uvicorn",
             "python_version": "3.11",
             "kubernetes": False,
+            "metrics": False,  # metrics are on by default (so in every other variant)
         },
     ),
     Variant(

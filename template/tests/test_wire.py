@@ -63,6 +63,7 @@ def server_environment(port: int, env: Mapping[str, str]) -> dict[str, str]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PORT": str(port),
         "GRPC_PORT": str(free_port()),  # read only when the service has gRPC
+        "METRICS_PORT": str(free_port()),  # read only when the service has metrics
         "TRUSTED_HOSTS": "127.0.0.1",
         "SHUTDOWN_GRACE": "3",
         "RATE_LIMIT_STORAGE_URL": "memory://",

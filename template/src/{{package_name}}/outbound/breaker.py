@@ -16,6 +16,8 @@ from typing import TypeVar
 
 import structlog
 
+from ..security.observe import observer
+
 __all__ = ["CircuitBreaker", "CircuitOpenError", "State"]
 
 T = TypeVar("T")
@@ -67,8 +69,10 @@ class CircuitBreaker:
         self.recovery_timeout = recovery_timeout
         self.is_failure = is_failure
         self.clock = clock
+        self.name = name
         self.logger = structlog.get_logger().bind(logger=__name__, circuit=name)
         self._state = State.CLOSED
+        observer().circuit_state(name, State.CLOSED.value)
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
@@ -142,4 +146,5 @@ class CircuitBreaker:
         if state is not self._state:
             log = self.logger.info if state is State.CLOSED else self.logger.warning
             log("circuit_state", state=state.value, previous=self._state.value)
+            observer().circuit_state(self.name, state.value)
         self._state = state

@@ -11,6 +11,8 @@ from typing import Any, Generic, TypeVar
 
 from cachetools import TTLCache
 
+from ..security.observe import observer
+
 __all__ = ["CoalescingCache"]
 
 V = TypeVar("V")
@@ -62,9 +64,12 @@ class CoalescingCache(Generic[V]):
         """The cached value of ``key``, else the result of ``load()`` (shared, then cached)."""
         hashed = digest(key)
         try:
-            return self._values[hashed]
+            value = self._values[hashed]
         except KeyError:
-            pass
+            observer().cache_lookup(hit=False)
+        else:
+            observer().cache_lookup(hit=True)
+            return value
         task = self._loading.get(hashed)
         if task is None:
             if len(self._loading) >= self.max_in_flight:

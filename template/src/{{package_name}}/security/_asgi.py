@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .observe import observer
 from .problem import error_media_type, problem_body
 
 __all__ = [
@@ -44,10 +45,13 @@ class ErrorResponse(Exception):  # noqa: N818 - it is a response, raised
     has started: the error layer tracks that once, for every layer.
     """
 
-    def __init__(self, status: int, detail: str | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str | None = None, *, control: str | None = None
+    ) -> None:
         super().__init__(status, detail)
         self.status = status
         self.detail = detail
+        self.control = control  # the security control refusing, if one is
 
 
 async def dropped() -> None:
@@ -69,8 +73,16 @@ async def send_json_error(
     status: int,
     detail: str | list[dict[str, Any]] | None = None,
     headers: list[tuple[bytes, bytes]] | None = None,
+    *,
+    control: str | None = None,
 ) -> None:
-    """Send a complete JSON error response (the caller checks nothing was sent yet)."""
+    """Send a complete JSON error response (the caller checks nothing was sent yet).
+
+    ``control``: the security control refusing the request (``auth``, ``rate_limit``...),
+    reported to the observer; None for an answer that is no refusal (a 404, a 500).
+    """
+    if control is not None:
+        observer().refused(control)
     body = json.dumps(error_payload(status, detail), separators=(",", ":")).encode()
     await send(
         {

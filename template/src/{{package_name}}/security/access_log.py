@@ -1,4 +1,8 @@
-"""One structured log line per request: method, path, status, duration, client."""
+"""One structured log line per request: method, path, status, duration, client.
+
+The same place reports each request to the observer (security/observe.py), by
+route template (``/api/v1/items/{item_id}``), never by raw path.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,30 @@ import structlog
 
 from ._asgi import ASGIApp, Message, Receive, Scope, Send
 from .client import client_ip
+from .observe import observer
+from .routes import RouteTable
 
-__all__ = ["AccessLogMiddleware", "emitter"]
+__all__ = ["UNMATCHED_ROUTE", "AccessLogMiddleware", "emitter", "method_label", "route_label"]
 
 _START = "http.response.start"
 _OWN = frozenset({"logger", "event"})  # set by the bound logger itself on its own path
 _LINE_TYPES = (str, bytes, bytearray)  # what a renderer returns as a finished line
 Emit = Callable[[dict[str, Any]], None]
+# The route label of a request no route serves (an unknown path, a probe, an attack):
+# one fixed value, so no client can add labels.
+UNMATCHED_ROUTE = "unmatched"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The method as a label: one of the standard ones, else ``OTHER`` (clients choose it)."""
+    return method if method in _METHODS else "OTHER"
+
+
+def route_label(routes: RouteTable, method: str, path: str) -> str:
+    """The path template of the route serving the request, or :data:`UNMATCHED_ROUTE`."""
+    key = routes.match(method, path)
+    return UNMATCHED_ROUTE if key is None else key.partition(" ")[2]
 
 
 def emitter(logger: Any, *, held: bool = False) -> Emit | None:
@@ -72,8 +93,17 @@ class AccessLogMiddleware:
     answer 200: a probe every few seconds would drown the rest.
     """
 
-    def __init__(self, app: ASGIApp, *, logger_name: str, quiet_paths: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        logger_name: str,
+        quiet_paths: Iterable[str] = (),
+        routes: Iterable[str] = (),
+    ) -> None:
+        """``routes``: the route keys (``"GET /api/v1/items/{item_id}"``) reported by template."""
         self.app = app
+        self.routes = RouteTable(routes)
         self.logger_name = logger_name
         self.quiet_paths = frozenset(quiet_paths)
         # Resolved now, with the logging configuration in force when the app is built.
@@ -83,11 +113,15 @@ class AccessLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         emit, emit_held = self.emit, self.emit_held
-        if emit is None or emit_held is None or scope["type"] != "http":
+        listener = observer()
+        logged = emit is not None and emit_held is not None
+        if scope["type"] != "http" or not (logged or listener.active):
             await self.app(scope, receive, send)
             return
         status = 500  # what the client sees if nothing is sent at all
         start = perf_counter()
+        if listener.active:
+            listener.request_started()
 
         def status_send(message: Message) -> Awaitable[None]:
             nonlocal status
@@ -99,7 +133,17 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, status_send)
         finally:
-            if status >= 400:
+            if listener.active:
+                method, path = scope["method"], scope["path"]
+                listener.request_finished(
+                    method_label(method),
+                    route_label(self.routes, method, path),
+                    status,
+                    perf_counter() - start,
+                )
+            if emit is None or emit_held is None:
+                line = None  # the level filters the access log out
+            elif status >= 400:
                 line = emit  # a refusal or an error: out at once, after any held lines
             elif status != 200 or scope["path"] not in self.quiet_paths:
                 line = emit_held

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 
 from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
 from .credentials import Verdict
+from .observe import observer
 from .principal import Principal, authorize
 from .routes import RouteTable
 
@@ -130,7 +131,7 @@ class AuthMiddleware:
             if status == 401:
                 await self._refuse(send, detail, invalid=False)
             else:
-                await send_json_error(send, status, detail)
+                await send_json_error(send, status, detail, control="auth")
             return
         await self.app(scope, receive, send)
 
@@ -149,10 +150,11 @@ class AuthMiddleware:
         if isinstance(verdict, Refusal) or (
             route is not None and authorize(scope, self.route_scopes[route]) is not None
         ):
+            observer().refused("auth")
             await send({"type": "websocket.close", "code": 1008})
             return
         await self.app(scope, receive, send)
 
     async def _refuse(self, send: Send, detail: str, *, invalid: bool) -> None:
         challenge = self.challenge + (b', error="invalid_token"' if invalid else b"")
-        await send_json_error(send, 401, detail, [(b"www-authenticate", challenge)])
+        await send_json_error(send, 401, detail, [(b"www-authenticate", challenge)], control="auth")

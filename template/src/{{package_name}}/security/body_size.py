@@ -38,16 +38,16 @@ class MaxBodySizeMiddleware:
         for name, value in scope["headers"]:
             if name == _CONTENT_LENGTH:
                 if length is not None:  # two: a request-smuggling shape
-                    await send_json_error(send, 400, _MALFORMED)
+                    await send_json_error(send, 400, _MALFORMED, control="body_size")
                     return
                 length = value
         if length is not None:
             # One plain decimal number only: anything else is a request-smuggling shape.
             if not length.isdigit() or len(length) > 19:
-                await send_json_error(send, 400, _MALFORMED)
+                await send_json_error(send, 400, _MALFORMED, control="body_size")
                 return
             if int(length) > self.limit:
-                await send_json_error(send, 413, self.too_large)
+                await send_json_error(send, 413, self.too_large, control="body_size")
                 return
             # The server enforces the declared framing, so the stream cannot exceed it.
             await self.app(scope, receive, send)
@@ -70,7 +70,7 @@ class MaxBodySizeMiddleware:
                 if received > limit:
                     rejected = True
                     if not started:
-                        await send_json_error(send, 413, self.too_large)
+                        await send_json_error(send, 413, self.too_large, control="body_size")
                     return {"type": "http.disconnect"}
             return message
 

@@ -63,6 +63,6 @@ class CSRFMiddleware:
                 await send({"type": "websocket.close", "code": 1008})
                 return
         elif kind == "http" and scope["method"] not in SAFE_METHODS and self._cross_site(scope):
-            await send_json_error(send, 403, "Cross-site request refused.")
+            await send_json_error(send, 403, "Cross-site request refused.", control="csrf")
             return
         await self.app(scope, receive, send)

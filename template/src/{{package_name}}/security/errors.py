@@ -73,7 +73,7 @@ class ExceptionHandlerMiddleware:
         except ErrorResponse as error:
             if started:
                 raise  # too late to answer: the server drops the connection
-            await send_json_error(send, error.status, error.detail)
+            await send_json_error(send, error.status, error.detail, control=error.control)
         except Exception:
             log_unhandled(scope["method"], scope["path"])
             if not started:

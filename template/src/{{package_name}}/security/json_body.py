@@ -178,10 +178,10 @@ class JsonBodyMiddleware:
                 break
         body = b"".join(chunks)
         if sent_as is None or not is_json(sent_as[0]) or not sent_as[1]:
-            await send_json_error(send, 415, _UNSUPPORTED)
+            await send_json_error(send, 415, _UNSUPPORTED, control="json")
             return
         if (body or declared) and (problems := json_problem(body, self.max_depth)) is not None:
-            await send_json_error(send, 422, problems)
+            await send_json_error(send, 422, problems, control="json")
             return
         replayed = False
 

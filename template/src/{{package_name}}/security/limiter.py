@@ -26,6 +26,8 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 
+from .observe import observer
+
 __all__ = [
     "DEFAULT_NAMESPACE",
     "BoundedMemoryStorage",
@@ -258,5 +260,6 @@ class RateLimiter:
                         reset_after=max(1, round(reset_at - time.time())),
                     )
         except (StorageError, OSError, TimeoutError):
+            observer().store_error()
             return Decision(allowed=self.fail_open, reset_after=1, unavailable=True)
         return ALLOW

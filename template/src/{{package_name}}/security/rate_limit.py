@@ -13,6 +13,7 @@ import structlog
 from ._asgi import ASGIApp, Message, Receive, Scope, Send, send_json_error
 from .client import client_ip
 from .limiter import Decision, RateLimiter, client_key
+from .observe import observer
 
 __all__ = ["RateLimitMiddleware"]
 
@@ -60,13 +61,18 @@ class RateLimitMiddleware:
         if decision.allowed:
             await self.app(scope, receive, send)
         elif kind == "websocket":
+            observer().refused("rate_limit_unavailable" if decision.unavailable else "rate_limit")
             await send({"type": "websocket.close", "code": 1013})  # the client sees HTTP 403
         elif decision.unavailable:
             await send_json_error(
-                send, 503, "Rate limiting is unavailable; retry shortly.", _limit_headers(decision)
+                send,
+                503,
+                "Rate limiting is unavailable; retry shortly.",
+                _limit_headers(decision),
+                control="rate_limit_unavailable",
             )
         else:
-            await send_json_error(send, 429, None, _limit_headers(decision))
+            await send_json_error(send, 429, None, _limit_headers(decision), control="rate_limit")
 
     def _closing_on_shutdown(self, receive: Receive) -> Receive:
         """The server says shut down: release the store's connections first."""

@@ -82,6 +82,7 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
     ``public_paths`` are exact paths served without credentials besides the
     health probes (the framework's API docs, in debug only).
     """
+    public_paths = tuple(public_paths)  # read twice below
     layers = [Middleware(RequestIdMiddleware)]
     if settings.trusted_proxies:
         layers.append(
@@ -96,6 +97,7 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
             AccessLogMiddleware,
             logger_name=f"{_PACKAGE}.access",
             quiet_paths=() if settings.access_log_health else HEALTH_PATHS,
+            routes=(*ROUTE_SCOPES, *(f"GET {path}" for path in (*HEALTH_PATHS, *public_paths))),
         ),
         Middleware(
             SecurityHeadersMiddleware,

@@ -29,6 +29,7 @@ from typing import Any
 
 from ._asgi import Receive, Scope, Send, send_json_error
 from .client import client_ip
+from .observe import observer
 from .principal import authorize
 from .timeout import release_timeout
 
@@ -199,9 +200,11 @@ class StreamSlots:
             return
         self._open[client] += 1
         self._count += 1
+        observer().stream_opened()
         try:
             yield None
         finally:
+            observer().stream_closed()
             self._count -= 1
             self._open[client] -= 1
             if not self._open[client]:
@@ -220,10 +223,13 @@ def parse_last_event_id(scope: Scope) -> tuple[bool, int | None]:
 
 
 async def _refuse(send: Send, status: int, detail: str | None = None) -> None:
+    """A stream refused before its first event (``405`` is no control: a wrong method)."""
     headers = [(b"retry-after", b"1")] if status in (429, 503) else []
     if status == 405:
         headers.append((b"allow", b"GET"))
-    await send_json_error(send, status, detail, headers)
+    await send_json_error(
+        send, status, detail, headers, control=None if status == 405 else "streams"
+    )
 
 
 async def serve_events(

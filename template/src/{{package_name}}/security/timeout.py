@@ -132,7 +132,7 @@ class TimeoutMiddleware:
             # Ours alone only if no other cancellation was requested meanwhile.
             if not released and pending.pop(key, None) is None and task.uncancel() <= cancelling:
                 self.logger.warning("request_timeout", path=scope["path"], timeout=self.timeout)
-                raise ErrorResponse(504, self.message) from error
+                raise ErrorResponse(504, self.message, control="timeout") from error
             raise
         except BaseException:
             if not released and pending.pop(key, None) is None:

@@ -66,4 +66,4 @@ class TrustedHostMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        await send_json_error(send, 400, "Invalid host header.")
+        await send_json_error(send, 400, "Invalid host header.", control="host")

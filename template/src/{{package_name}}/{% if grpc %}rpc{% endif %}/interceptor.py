@@ -35,6 +35,7 @@ from ..security.access_log import Emit, emitter
 from ..security.auth import Refusal, Verifier, authenticate
 from ..security.client import ClientIdentityMiddleware, client_ip, parse_networks
 from ..security.limiter import RateLimiter, client_key
+from ..security.observe import observer
 from ..security.principal import authorize, current_principal
 from ..security.request_id import request_id_from
 from ..settings import Settings
@@ -253,6 +254,8 @@ class SecurityInterceptor(grpc.aio.ServerInterceptor):
             await context.abort(code, f"Internal server error (request id {request_id}).")
         finally:
             self._log(method, scope, code, start)
+            # Only served methods are labels: a client can name any method it likes.
+            observer().grpc_call(method if method in self.wrapped else "unknown", code.name)
             REQUEST_ID.reset(token)
 
     async def _admit(self, method: str, scope: Scope) -> tuple[grpc.StatusCode, str] | None:

@@ -1,0 +1,55 @@
+"""The observer that counts: each event of the core becomes a metric update."""
+
+from __future__ import annotations
+
+from ..security.observe import Observer
+from .instruments import (
+    CACHE_LOOKUPS,
+    CIRCUIT_STATE,
+    CIRCUIT_STATES,
+    GRPC_CALLS,
+    IN_FLIGHT,
+    REFUSALS,
+    REQUEST_SECONDS,
+    REQUESTS,
+    STORE_ERRORS,
+    STREAMS_OPEN,
+)
+
+__all__ = ["Recorder"]
+
+
+class Recorder(Observer):
+    """Records into the instruments of :mod:`.instruments` (this process's share)."""
+
+    active = True
+
+    def request_started(self) -> None:
+        IN_FLIGHT.inc()
+
+    def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
+        IN_FLIGHT.dec()
+        labels = (method, route, str(status))
+        REQUESTS.labels(*labels).inc()
+        REQUEST_SECONDS.labels(*labels).observe(seconds)
+
+    def refused(self, control: str) -> None:
+        REFUSALS.labels(control).inc()
+
+    def store_error(self) -> None:
+        STORE_ERRORS.inc()
+
+    def circuit_state(self, circuit: str, state: str) -> None:
+        CIRCUIT_STATE.labels(circuit).set(CIRCUIT_STATES.get(state, 0))
+
+    def cache_lookup(self, *, hit: bool) -> None:
+        CACHE_LOOKUPS.labels("hit" if hit else "miss").inc()
+
+    def grpc_call(self, method: str, code: str) -> None:
+        GRPC_CALLS.labels(method, code).inc()
+
+    def stream_opened(self) -> None:
+        STREAMS_OPEN.inc()
+
+    def stream_closed(self) -> None:
+        STREAMS_OPEN.dec()
