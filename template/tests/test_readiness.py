@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from importlib import import_module
+from pathlib import Path
 
 import anyio
 import pytest
 
-from .conftest import log_lines
+from .asgi import exchange
+from .conftest import AppFactory, log_lines
 from .service import PACKAGE, Dependency, Readiness, Settings, configure_logging, error_kind
 
 pytestmark = pytest.mark.anyio
@@ -109,3 +112,20 @@ def test_the_error_kind_is_the_innermost_cause_not_a_cancellation() -> None:
     client.__cause__ = timeout
     assert error_kind(client) == "TimeoutError"
     assert error_kind(asyncio.CancelledError()) == "CancelledError"  # nothing better to say
+
+
+@pytest.mark.parametrize("path", ["/ready", "/readyz"])
+async def test_the_drain_marker_makes_readiness_fail_and_liveness_stay(
+    path: str, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The supervisor's marker (draining.py), as a worker sees it: 503 once it exists."""
+    marker = tmp_path / "draining"
+    monkeypatch.setenv(import_module(f"{PACKAGE}.draining").MARKER_ENV, str(marker))
+    app = make_app()
+    assert (await exchange(app, method="GET", path=path)).status == 200
+    marker.touch()
+    refused = await exchange(app, method="GET", path=path)
+    assert refused.status == 503
+    assert refused.json()["detail"] == "Not ready: shutting down."
+    assert refused.headers["cache-control"] == "no-store"
+    assert (await exchange(app, method="GET", path="/livez")).status == 200

@@ -19,7 +19,7 @@ from .processes import free_port
 from .service import EXIT_MARGIN, PROCESS_MODEL
 from .test_wire import SUPERVISED_TEST_APP, serving
 
-DELAY = 3.0
+DELAY = 5.0  # long enough for every check below on a busy machine
 GRACE = 3.0  # test_wire's SHUTDOWN_GRACE
 GRPC = PROCESS_MODEL[0].endswith(".rpc.server")
 GRPC_STATUS = (
