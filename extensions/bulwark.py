@@ -93,14 +93,20 @@ GRPC_DEV_DEPENDENCIES: tuple[str, ...] = (
     "types-grpcio-reflection>=1.0.0.20250318",
     "types-protobuf>=7.35",
 )
-# The optional tracing (answer ``opentelemetry``): the SDK, its OTLP/HTTP exporter
-# and the ASGI instrumentation; the gRPC server's instrumentation when gRPC is on too.
+# The optional tracing (answer ``opentelemetry``): the SDK, its OTLP/HTTP exporter,
+# the ASGI instrumentation and the outbound httpx client's; the gRPC server's
+# instrumentation when gRPC is on too, Redis's with the Redis store. The
+# instrumentations are the contrib release (0.Nb) that matches the SDK (1.N).
 OPENTELEMETRY_DEPENDENCIES: tuple[str, ...] = (
     "opentelemetry-exporter-otlp-proto-http>=1.45",
     "opentelemetry-instrumentation-asgi>=0.66b2",
+    "opentelemetry-instrumentation-httpx>=0.66b2",
     "opentelemetry-sdk>=1.45",
 )
 OPENTELEMETRY_GRPC_DEPENDENCIES: tuple[str, ...] = ("opentelemetry-instrumentation-grpc>=0.66b2",)
+OPENTELEMETRY_REDIS_DEPENDENCIES: tuple[str, ...] = (
+    "opentelemetry-instrumentation-redis>=0.66b2",
+)
 # The optional metrics (answer ``metrics``): Prometheus's client, multiprocess mode.
 METRICS_DEPENDENCIES: tuple[str, ...] = ("prometheus-client>=0.21",)
 SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
@@ -239,11 +245,12 @@ def sentry_requirement(answers: dict[str, Any]) -> str:
 
 
 def opentelemetry_dependencies(answers: dict[str, Any]) -> tuple[str, ...]:
-    """Tracing's requirements: none unless asked for, the gRPC instrumentation only with gRPC."""
+    """Tracing's requirements: none unless asked for; gRPC's and Redis's only with them."""
     if not answers.get("opentelemetry"):
         return ()
     grpc = OPENTELEMETRY_GRPC_DEPENDENCIES if answers.get("grpc") else ()
-    return (*OPENTELEMETRY_DEPENDENCIES, *grpc)
+    redis = OPENTELEMETRY_REDIS_DEPENDENCIES if answers.get("rate_limit_storage") == "redis" else ()
+    return (*OPENTELEMETRY_DEPENDENCIES, *grpc, *redis)
 
 
 def dev_dependencies(answers: dict[str, Any]) -> list[str]:

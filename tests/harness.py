@@ -26,6 +26,7 @@ from extensions.bulwark import (
     METRICS_DEPENDENCIES,
     OPENTELEMETRY_DEPENDENCIES,
     OPENTELEMETRY_GRPC_DEPENDENCIES,
+    OPENTELEMETRY_REDIS_DEPENDENCIES,
     SENTRY_EXTRAS,
     SENTRY_REQUIREMENT,
     SERVER_DEPENDENCIES,
@@ -139,6 +140,7 @@ def every_optional_dependency() -> list[str]:
         [SENTRY_REQUIREMENT.format(extras=",".join(sorted(SENTRY_EXTRAS.values())))],
         OPENTELEMETRY_DEPENDENCIES,
         OPENTELEMETRY_GRPC_DEPENDENCIES,
+        OPENTELEMETRY_REDIS_DEPENDENCIES,
         METRICS_DEPENDENCIES,
     )
     return sorted({requirement for group in groups for requirement in group})

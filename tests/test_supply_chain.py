@@ -328,10 +328,12 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
     assert container["imagePullPolicy"] == "Always"
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= container["resources"][kind].keys()
-    # A stopping pod keeps serving while Services drop it, then drains within the grace.
-    pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
-    assert pause > 0
-    assert pod["terminationGracePeriodSeconds"] > pause + SHUTDOWN_GRACE
+    # A stopping pod is unready at once and keeps serving while Services drop it, then
+    # drains within the grace: all before the kubelet's kill.
+    delay = float(next(e["value"] for e in container["env"] if e["name"] == "SHUTDOWN_DELAY"))
+    assert delay > 0
+    assert "lifecycle" not in container  # the process itself waits: no second pause
+    assert pod["terminationGracePeriodSeconds"] > delay + SHUTDOWN_GRACE + 2
 
     redis = variant.answers.get("rate_limit_storage") == "redis"
     env = {item["name"]: item for item in container.get("env", [])}
@@ -382,7 +384,7 @@ def test_kubernetes_serves_and_probes_grpc_exactly_when_it_is_on(
     ingress_ports = {port["port"] for rule in ingress for port in rule["ports"]}
     exposed = re.findall(r"^EXPOSE (.+)$", (project / "Containerfile").read_text(), re.MULTILINE)
     # The HTTP server keeps its own probes either way.
-    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["startupProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     liveness = container["livenessProbe"]
 
@@ -406,7 +408,7 @@ def test_kubernetes_serves_and_probes_grpc_exactly_when_it_is_on(
         assert "GRPC_PORT" not in env
         assert set(service_ports) == {"http"}
         assert ingress_ports == {8000}
-        assert liveness["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert liveness["httpGet"] == {"path": "/livez", "port": "http"}
         assert exposed == ["8000"]
         for path in (project / "k8s").glob("*.yaml"):
             assert not re.search(rf"grpc|{GRPC_PORT}", path.read_text(), re.IGNORECASE), path

@@ -31,8 +31,11 @@ __all__ = [
     "validation_problems",
 ]
 
-HEALTH_PATHS = ("/health", "/healthz", "/ready", "/readyz")
-# Of those, the readiness probes: 503 while a dependency (the Redis store) is unreachable.
+# Served without credentials or limits. Liveness (/livez; /health and /healthz are
+# the same) is 200 while the process serves: restarting would not fix a dependency.
+HEALTH_PATHS = ("/livez", "/health", "/healthz", "/ready", "/readyz")
+# Of those, the readiness probes: 503 while a dependency (the Redis store) is
+# unreachable, and from SIGTERM on (SHUTDOWN_DELAY: the load balancer stops first).
 READY_PATHS = ("/ready", "/readyz")
 ITEMS_PATH = "/api/v1/items"
 ITEM_PATH = "/api/v1/items/{item_id}"

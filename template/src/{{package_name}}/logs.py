@@ -281,17 +281,22 @@ def log_uncaught(
     logger.critical("uncaught_exception", exc_info=(kind, error, traceback))
 
 
-def configure_logging(settings: Settings, *, first: Sequence[Processor] = ()) -> None:
+def configure_logging(
+    settings: Settings, *, first: Sequence[Processor] = (), context: Sequence[Processor] = ()
+) -> None:
     """Configure structlog (and route stdlib logging through the same renderer).
 
     ``first`` runs before everything else on each of our own lines (error
-    reporting hooks in there to see exceptions as they are logged).
+    reporting hooks in there to see exceptions as they are logged). ``context``
+    adds fields of the request being served to every line, ours and the
+    libraries' (tracing adds the trace and span ids there).
     """
     level = logging.getLevelNamesMapping()[settings.log_level]
     redactor = Redactor(secret_values(settings))
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_request_id,
+        *context,
         structlog.processors.add_log_level,
     ]
     iso_time = structlog.processors.TimeStamper(fmt="iso", utc=True)
@@ -311,6 +316,7 @@ def configure_logging(settings: Settings, *, first: Sequence[Processor] = ()) ->
         native = [
             *first,
             structlog.contextvars.merge_contextvars,
+            *context,
             add_request_fields,
             JSONLines(tracebacks, redactor),
         ]

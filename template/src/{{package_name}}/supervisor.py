@@ -2,8 +2,10 @@
 
 ``python -m <package>`` runs the server (``server.serve``, with its own workers)
 in a child process that leads a process group of its own, and only watches it.
-On SIGTERM or SIGINT it passes SIGTERM on and arms the deadline: SHUTDOWN_GRACE
-plus ``EXIT_MARGIN`` seconds later, whatever the server is doing (a worker that
+On SIGTERM or SIGINT it marks the service draining (readiness answers 503 in
+every worker: see draining.py), passes SIGTERM on SHUTDOWN_DELAY seconds later,
+and arms the deadline at once: SHUTDOWN_DELAY plus SHUTDOWN_GRACE plus
+``EXIT_MARGIN`` seconds after the signal, whatever the server is doing (a worker that
 ignores its stop, a starved CPU, a blocked log pipe), the whole group is killed
 and the process exits 1. (One Ctrl+C may arrive twice, from the terminal and
 from ``uv run``: later signals change nothing.) A server that drains in time
@@ -24,6 +26,7 @@ from types import FrameType
 
 import structlog
 
+from .draining import DrainMarker
 from .logs import configure_logging
 from .settings import Settings
 
@@ -39,21 +42,25 @@ class ServerProcess:
     def __init__(self, settings: Settings, target: str | None = None) -> None:
         argument = "" if target is None else f", target={target!r}"
         self.command = f"{HTTP_CHILD}; serve(Settings(){argument})"
-        self.deadline = settings.shutdown_grace + EXIT_MARGIN
+        self.delay = settings.shutdown_delay
+        self.deadline = settings.shutdown_delay + settings.shutdown_grace + EXIT_MARGIN
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = False
+        self.marker: DrainMarker | None = None
 
     def start(self) -> None:
-        # The child reads the same environment (the command line's flags are already in it).
+        # The child reads the same environment (the command line's flags are already in it),
+        # plus where the drain marker will be.
+        self.marker = DrainMarker()
         self.process = subprocess.Popen(  # noqa: S603 - our own code
-            [sys.executable, "-c", self.command], process_group=0
+            [sys.executable, "-c", self.command], process_group=0, env=self.marker.environment()
         )
         if self.stopping:  # a signal came while it was starting
             self.stopping = False
             self.stop()
 
     def stop(self) -> None:
-        """SIGTERM to the server and the deadline armed (once: a signal may come twice)."""
+        """Readiness 503 now, SIGTERM after SHUTDOWN_DELAY, the deadline armed; once only."""
         if self.stopping:
             return
         self.stopping = True
@@ -64,7 +71,18 @@ class ServerProcess:
         timer = threading.Timer(self.deadline, self.expire)
         timer.daemon = True
         timer.start()
-        if self.process.poll() is None:
+        if self.marker is not None:
+            self.marker.mark()
+        if self.delay > 0:  # a timer, not a sleep: this runs in a signal handler
+            later = threading.Timer(self.delay, self.terminate)
+            later.daemon = True
+            later.start()
+        else:
+            self.terminate()
+
+    def terminate(self) -> None:
+        """SIGTERM to the server, which drains; nothing if it is gone."""
+        if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signal.SIGTERM)
 
@@ -90,6 +108,8 @@ class ServerProcess:
             raise RuntimeError("start() first")
         code = self.process.wait()
         self.kill()  # workers a dying server left behind
+        if self.marker is not None:
+            self.marker.remove()
         return code if code >= 0 else 1  # killed by a signal: a failure
 
 
@@ -97,7 +117,7 @@ def _deadline_passed(deadline: float) -> None:
     structlog.get_logger().bind(logger=__name__).error(
         "shutdown_deadline_passed",
         detail=f"the server was still running {deadline:g} s after SIGTERM "
-        "(SHUTDOWN_GRACE plus a margin): killed",
+        "(SHUTDOWN_DELAY plus SHUTDOWN_GRACE plus a margin): killed",
     )
 
 

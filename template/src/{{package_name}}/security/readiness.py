@@ -9,11 +9,15 @@ reaches five minutes), so it would come back long after the dependency did.
 What fail-fast gives, a loud start-up, is kept: the first probe runs at start-up
 and an unreachable dependency is one error line then, and again at each change.
 
-So: liveness (``/health``, ``/healthz``) stays 200 — restarting does not bring
+So: liveness (``/livez``, ``/health``, ``/healthz``) stays 200 — restarting does not bring
 Redis back — while readiness (``/ready``, ``/readyz``; the gRPC ``items.v1.Items``
 health status) reports the failure until the dependency answers again. Probes
 are cheap: at most one round per ``ttl`` seconds, each with the client's short
 timeouts, whatever the rate of readiness requests.
+
+Readiness also fails, without probing, once graceful shutdown has begun (the
+supervisor's drain marker, draining.py): the load balancer stops sending while
+the server still serves, for SHUTDOWN_DELAY seconds, before the drain.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from ..draining import draining
 from ._asgi import ASGIApp, Message, Receive, Scope, Send, send_json_error
 
 __all__ = ["Dependency", "Probe", "Readiness", "ReadinessMiddleware", "error_kind"]
@@ -109,6 +114,9 @@ class Readiness:
                 )
 
 
+_NO_STORE = [(b"cache-control", b"no-store")]
+
+
 class ReadinessMiddleware:
     """Answers the readiness paths with 503 while a dependency is down; the app answers otherwise.
 
@@ -116,16 +124,27 @@ class ReadinessMiddleware:
     unreachable before the first request meets it.
     """
 
-    def __init__(self, app: ASGIApp, *, readiness: Readiness, paths: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        readiness: Readiness,
+        paths: Iterable[str],
+        marker: str | None = None,
+    ) -> None:
         self.app = app
         self.readiness = readiness
         self.paths = frozenset(paths)
+        self.marker = marker  # the supervisor's drain marker; None when run without one
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in self.paths:
+            if draining(self.marker):
+                await send_json_error(send, 503, "Not ready: shutting down.", _NO_STORE)
+                return
             if failed := await self.readiness.failures():
                 detail = "Not ready: " + ", ".join(f"{name} is unreachable" for name in failed)
-                await send_json_error(send, 503, detail + ".", [(b"cache-control", b"no-store")])
+                await send_json_error(send, 503, detail + ".", _NO_STORE)
                 return
         elif scope["type"] == "lifespan":
             receive = self._probing_at_startup(receive)

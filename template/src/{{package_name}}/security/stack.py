@@ -8,6 +8,7 @@ request id and, for an allowed origin, the CORS headers a browser needs to read 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from .. import SERVER_NAMES_ITSELF
 from ..api import HEALTH_PATHS, JSON_BODY_ROUTES, READY_PATHS, ROUTE_SCOPES
+from ..draining import MARKER_ENV
 from ._asgi import ASGIApp
 from .access_log import AccessLogMiddleware
 from .audit import AuditMiddleware
@@ -131,9 +133,13 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
     layers += [
         Middleware(TimeoutMiddleware, timeout=settings.request_timeout),
         Middleware(MaxBodySizeMiddleware, max_body_size=settings.max_body_size),
-        # Answers /ready and /readyz itself (503) while the rate-limit store is down.
+        # Answers /ready and /readyz itself (503) while the rate-limit store is down,
+        # and once shutdown has begun (the supervisor's drain marker: draining.py).
         Middleware(
-            ReadinessMiddleware, readiness=build_readiness(settings, limiter), paths=READY_PATHS
+            ReadinessMiddleware,
+            readiness=build_readiness(settings, limiter),
+            paths=READY_PATHS,
+            marker=os.environ.get(MARKER_ENV),
         ),
         Middleware(RateLimitMiddleware, limiter=limiter, exempt_paths=HEALTH_PATHS),
         Middleware(

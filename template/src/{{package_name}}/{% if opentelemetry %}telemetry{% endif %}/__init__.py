@@ -1,5 +1,6 @@
 """OpenTelemetry tracing (docs/observability.md): inert unless an OTLP endpoint is set."""
 
+from .log_context import add_trace_ids
 from .middleware import (
     REDACTED_HEADERS,
     REQUEST_ID_ATTRIBUTE,
@@ -16,6 +17,7 @@ __all__ = [
     "TRACED_HEADERS",
     "Platform",
     "TracingMiddleware",
+    "add_trace_ids",
     "build_tracer_provider",
     "close",
     "detect_platform",

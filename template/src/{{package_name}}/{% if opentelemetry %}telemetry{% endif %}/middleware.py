@@ -18,7 +18,8 @@ secrets) and with only the request headers in :data:`TRACED_HEADERS`: never
 ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`` variables ask for. Response headers
 captured that way are redacted if their names match :data:`REDACTED_HEADERS`. Spans
 carry no events (see :mod:`.provider`). The health probes are not traced:
-orchestrators poll them every few seconds.
+orchestrators poll them every few seconds. Outbound calls made while serving a
+request are its child spans (:mod:`.outbound`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..app import route_template
 from ..security._asgi import ASGIApp, Message, Receive, Scope, Send
 from ..security.client import client_ip
 from ..settings import Settings
+from .outbound import REQUEST_PROVIDER, instrument_outbound
 from .provider import build_tracer_provider, close
 
 __all__ = [
@@ -140,9 +142,11 @@ class TracingMiddleware:
                 _annotate(span, scope)
             return send(message)
 
+        outbound = REQUEST_PROVIDER.set(self.provider)  # its outbound calls: child spans
         try:
             await self.app(scope, receive, annotating_send)
         finally:
+            REQUEST_PROVIDER.reset(outbound)
             if not annotated:  # no response at all (the client left): still say what it was
                 _annotate(span, scope)
 
@@ -152,5 +156,6 @@ def instrument(app: ASGIApp, settings: Settings) -> ASGIApp:
     provider = build_tracer_provider(settings)
     if provider is None:
         return app
+    instrument_outbound()
     timeout = settings.telemetry_export_timeout
     return TracingMiddleware(app, provider=provider, close_timeout=timeout)
