@@ -1,4 +1,4 @@
-"""A reader that never reads, over the variant's real server: dropped in time, memory bounded.
+"""What a stream costs the real server: a reader that never reads, a reader that leaves.
 
 The client opens the event stream with a small receive buffer and never reads
 while the service produces 10,000 events of 4 KiB (40 MiB). What the server
@@ -23,7 +23,8 @@ import httpx
 
 from .asgi import DEFAULT_CREDENTIAL
 from .service import ITEM_EVENTS_PATH
-from .test_wire import TEST_APP, json_lines, serving
+from .test_streams import ws_connect
+from .test_wire import TEST_APP, json_lines, running_server, serving
 
 EVENTS, SIZE = 10_000, 4096
 BACKPRESSURE = 2.0  # SSE_BACKPRESSURE_FAIL_TIMEOUT_S here
@@ -117,3 +118,32 @@ def test_a_reader_that_never_reads_is_dropped_in_time_with_memory_bounded(
 def _new_stream(client: httpx.Client, base: str) -> int:
     with client.stream("GET", f"{base}{ITEM_EVENTS_PATH}") as response:
         return response.status_code
+
+
+def test_readers_that_leave_leave_no_subscription_or_task_behind() -> None:
+    """Three event streams and a WebSocket open, then gone: the server is as before."""
+    with (
+        running_server(STREAM_MAX_PER_CLIENT="10") as (base, _),
+        httpx.Client(timeout=10, headers=DEFAULT_CREDENTIAL) as client,
+    ):
+        before = _counts(client, base)
+        assert before["subscribers"] == 0
+        with (
+            client.stream("GET", f"{base}{ITEM_EVENTS_PATH}"),
+            client.stream("GET", f"{base}{ITEM_EVENTS_PATH}"),
+            client.stream("GET", f"{base}{ITEM_EVENTS_PATH}"),
+            ws_connect(base),
+        ):
+            time.sleep(0.3)
+            assert _counts(client, base)["subscribers"] == 4
+        deadline = time.monotonic() + 3
+        while (after := _counts(client, base)) != before:
+            assert time.monotonic() < deadline, f"left behind: {after} (before: {before})"
+            time.sleep(0.1)
+
+
+def _counts(client: httpx.Client, base: str) -> dict[str, int]:
+    counts: dict[str, int] = client.post(
+        f"{base}/_test/publish", params={"count": 1, "size": 1}
+    ).json()
+    return counts

@@ -32,6 +32,8 @@ def create_test_app() -> ASGIApp:
 def publisher(app: ASGIApp) -> ASGIApp:
     """``POST /_test/publish?count=N&size=B``: N events of about B bytes, as fast as they come.
 
+    It answers with the subscribers and the event loop's tasks left after.
+
     Outside the security stack: it stands for a producer inside the service
     (a job's progress), not for a client.
     """
@@ -47,7 +49,12 @@ def publisher(app: ASGIApp) -> ASGIApp:
             broadcaster.publish("item.created", {"n": n, "padding": "x" * size})
             if n % 100 == 99:
                 await asyncio.sleep(0)  # let the streams run, as a real producer would
-        body = json.dumps({"published": count, "subscribers": len(broadcaster)}).encode()
+        counts = {
+            "published": count,
+            "subscribers": len(broadcaster),
+            "tasks": len(asyncio.all_tasks()),
+        }
+        body = json.dumps(counts).encode()
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
