@@ -2,7 +2,8 @@
 
 ``python -m <package>`` runs the server (``server.serve``, with its own workers)
 in a child process that leads a process group of its own, and only watches it.
-On SIGTERM or SIGINT it passes SIGTERM on to the group and arms the deadline: SHUTDOWN_GRACE
+On SIGTERM or SIGINT it passes SIGTERM on (to the whole group for Hypercorn, whose
+workers would not hear it otherwise) and arms the deadline: SHUTDOWN_GRACE
 plus ``EXIT_MARGIN`` seconds later, whatever the server is doing (a worker that
 ignores its stop, a starved CPU, a blocked log pipe), the whole group is killed
 and the process exits 1. (One Ctrl+C may arrive twice, from the terminal and
@@ -24,6 +25,7 @@ from types import FrameType
 
 import structlog
 
+from . import SIGNAL_SERVER_GROUP
 from .logs import configure_logging
 from .settings import Settings
 
@@ -53,7 +55,7 @@ class ServerProcess:
             self.stop()
 
     def stop(self) -> None:
-        """SIGTERM to the server's group and the deadline armed (once: a signal may come twice)."""
+        """SIGTERM to the server and the deadline armed (once: a signal may come twice)."""
         if self.stopping:
             return
         self.stopping = True
@@ -65,10 +67,11 @@ class ServerProcess:
         timer.daemon = True
         timer.start()
         if self.process.poll() is None:
-            # To the whole group: every worker hears it at once (Hypercorn's workers
-            # otherwise only see a flag set by their parent) and ends its streams.
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+                if SIGNAL_SERVER_GROUP:  # each worker hears it and ends its streams
+                    os.killpg(self.process.pid, signal.SIGTERM)
+                else:  # the server stops its workers itself
+                    self.process.send_signal(signal.SIGTERM)
 
     def expire(self) -> None:
         """Past the deadline: every process of the server killed, this one ended (exit 1)."""
