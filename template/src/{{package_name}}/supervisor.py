@@ -3,9 +3,10 @@
 ``python -m <package>`` runs the server (``server.serve``, with its own workers)
 in a child process that leads a process group of its own, and only watches it.
 On SIGTERM or SIGINT it marks the service draining (readiness answers 503 in
-every worker: see draining.py), passes SIGTERM on to the whole group SHUTDOWN_DELAY
-seconds later, and arms the deadline at once: SHUTDOWN_DELAY plus SHUTDOWN_GRACE plus
-``EXIT_MARGIN`` seconds after the signal, whatever the server is doing (a worker that
+every worker: see draining.py), passes SIGTERM on SHUTDOWN_DELAY seconds later (to
+the whole group for Hypercorn, whose workers would not hear it otherwise), and arms
+the deadline at once: SHUTDOWN_DELAY plus SHUTDOWN_GRACE plus ``EXIT_MARGIN``
+seconds after the signal, whatever the server is doing (a worker that
 ignores its stop, a starved CPU, a blocked log pipe), the whole group is killed
 and the process exits 1. (One Ctrl+C may arrive twice, from the terminal and
 from ``uv run``: later signals change nothing.) A server that drains in time
@@ -26,6 +27,7 @@ from types import FrameType
 
 import structlog
 
+from . import SIGNAL_SERVER_GROUP
 from .draining import DrainMarker
 from .logs import configure_logging
 from .settings import Settings
@@ -81,12 +83,13 @@ class ServerProcess:
             self.terminate()
 
     def terminate(self) -> None:
-        """SIGTERM to the server's group, which drains; nothing if it is gone."""
+        """SIGTERM to the server, which drains; nothing if it is gone."""
         if self.process is not None and self.process.poll() is None:
-            # To the whole group: every worker hears it at once (Hypercorn's workers
-            # otherwise only see a flag set by their parent) and ends its streams.
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+                if SIGNAL_SERVER_GROUP:  # each worker hears it and ends its streams
+                    os.killpg(self.process.pid, signal.SIGTERM)
+                else:  # the server stops its workers itself
+                    self.process.send_signal(signal.SIGTERM)
 
     def expire(self) -> None:
         """Past the deadline: every process of the server killed, this one ended (exit 1)."""

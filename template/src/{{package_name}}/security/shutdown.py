@@ -77,9 +77,9 @@ async def stop_on_signal(notice: StopNotice = STOP) -> AsyncIterator[None]:
 
     The server's handler stays in place and is called after ours (it may be a
     plain handler, or the event loop's, which also sees the signal through its
-    wakeup file). The supervisor sends SIGTERM to the server's whole process
-    group, so each worker gets it. Outside the main thread (an app under test) only the
-    lifespan's end gives the notice.
+    wakeup file). Under Hypercorn the supervisor sends SIGTERM to the server's
+    whole process group, so each worker gets it. Outside the main thread (an app
+    under test) only the lifespan's end gives the notice.
     """
     loop = asyncio.get_running_loop()
     notice.reset()
