@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client import Counter, Histogram
+
 from ..security.observe import Observer
 from .instruments import (
     CACHE_LOOKUPS,
@@ -20,18 +22,31 @@ __all__ = ["Recorder"]
 
 
 class Recorder(Observer):
-    """Records into the instruments of :mod:`.instruments` (this process's share)."""
+    """Records into the instruments of :mod:`.instruments` (this process's share).
+
+    A request's labelled counter and histogram are looked up once per label set and
+    kept: ``labels()`` costs more than the update itself. The label sets are bounded
+    (route templates, standard methods, statuses), so the cache is too.
+    """
 
     active = True
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def request_started(self) -> None:
         IN_FLIGHT.inc()
 
     def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
         IN_FLIGHT.dec()
-        labels = (method, route, str(status))
-        REQUESTS.labels(*labels).inc()
-        REQUEST_SECONDS.labels(*labels).observe(seconds)
+        key = (method, route, status)
+        children = self._requests.get(key)
+        if children is None:
+            labels = (method, route, str(status))
+            children = (REQUESTS.labels(*labels), REQUEST_SECONDS.labels(*labels))
+            self._requests[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def refused(self, control: str) -> None:
         REFUSALS.labels(control).inc()
