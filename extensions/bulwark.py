@@ -61,6 +61,14 @@ STORAGE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "memory": (),
     "redis": ("redis>=5.2",),
 }
+# The item store (answer ``database``): SQLAlchemy 2 (async) and Alembic's migrations,
+# with the driver of the chosen database. SQLite's driver comes with PostgreSQL too:
+# the suite always runs the database tests against SQLite as well.
+_SQL_DEPENDENCIES = ("aiosqlite>=0.20", "alembic>=1.16", "sqlalchemy[asyncio]>=2.0.36")
+DATABASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "sqlite": _SQL_DEPENDENCIES,
+    "postgresql": (*_SQL_DEPENDENCIES, "asyncpg>=0.30"),
+}
 AUTH_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "api_key": (),
     "bearer": (),
@@ -158,6 +166,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "server": tuple(SERVER_DEPENDENCIES),
     "auth_methods": tuple(AUTH_DEPENDENCIES),
     "rate_limit_storage": tuple(STORAGE_DEPENDENCIES),
+    "database": tuple(DATABASE_DEPENDENCIES),
 }
 
 
@@ -221,6 +230,7 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
     framework = str(answers.get("framework", "fastapi"))
     server = str(answers.get("server", "granian"))
     storage = str(answers.get("rate_limit_storage", "memory"))
+    database = str(answers.get("database", "sqlite"))
     auth = [dep for method in auth_methods(answers) for dep in AUTH_DEPENDENCIES[method]]
     return sorted(
         {
@@ -228,6 +238,7 @@ def runtime_dependencies(answers: dict[str, Any]) -> list[str]:
             *FRAMEWORK_DEPENDENCIES.get(framework, ()),
             *SERVER_DEPENDENCIES.get(server, ()),
             *STORAGE_DEPENDENCIES.get(storage, ()),
+            *DATABASE_DEPENDENCIES.get(database, ()),
             *auth,
             *(GRPC_DEPENDENCIES if answers.get("grpc") else ()),
             *([sentry_requirement(answers)] if answers.get("sentry") else []),

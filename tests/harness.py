@@ -20,6 +20,7 @@ import copier
 
 from extensions.bulwark import (
     AUTH_DEPENDENCIES,
+    DATABASE_DEPENDENCIES,
     FRAMEWORK_DEPENDENCIES,
     GRPC_DEPENDENCIES,
     GRPC_DEV_DEPENDENCIES,
@@ -135,6 +136,7 @@ def every_optional_dependency() -> list[str]:
         *FRAMEWORK_DEPENDENCIES.values(),
         *SERVER_DEPENDENCIES.values(),
         *STORAGE_DEPENDENCIES.values(),
+        *DATABASE_DEPENDENCIES.values(),
         GRPC_DEPENDENCIES,
         GRPC_DEV_DEPENDENCIES,  # dev-only in a project; here only the cache is warmed
         [SENTRY_REQUIREMENT.format(extras=",".join(sorted(SENTRY_EXTRAS.values())))],

@@ -95,6 +95,8 @@ def test_a_person_answers_every_question(template: Path, tmp_path: Path) -> None
         child.send(SPACE + DOWN + DOWN + SPACE + ENTER)  # API keys and JWT
         expect(child, help_of("rate_limit_storage"))
         child.send(ENTER)
+        expect(child, help_of("database"))
+        child.send(DOWN + ENTER)  # PostgreSQL
         for question, key in (("kubernetes", "n"), ("sentry", "n"), ("grpc", "y")):
             expect(child, help_of(question))
             child.send(key)
@@ -123,6 +125,7 @@ def test_a_person_answers_every_question(template: Path, tmp_path: Path) -> None
         "server": "granian",
         "auth_methods": ["api_key", "jwt"],
         "rate_limit_storage": "memory",
+        "database": "postgresql",
         "kubernetes": False,
         "sentry": False,
         "grpc": True,

@@ -13,6 +13,7 @@ import pytest
 
 from .asgi import DEFAULT_CREDENTIAL
 from .credentials import AUTH_SETTINGS
+from .databases import database_settings, suite_database_url
 from .framework import build_test_app
 from .service import (
     PACKAGE,
@@ -45,8 +46,10 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir("/")  # no stray .env file either
+    # The suite's migrated database (tests/databases.py), for settings read from the environment.
+    monkeypatch.setenv("DATABASE_URL", suite_database_url())
     # Log to this test's captured stdout, even for apps built without make_app.
-    configure_logging(Settings.model_validate(SUITE_LOGGING))
+    configure_logging(Settings.model_validate({**SUITE_LOGGING, **database_settings()}))
     # The test's own HTTP client logs every URL it requests: that is the client's
     # output, not the service's, and would blur the no-secret-in-logs checks.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -62,7 +65,12 @@ def make_settings() -> SettingsFactory:
     """
 
     def factory(**overrides: Any) -> Settings:
-        defaults = {"rate_limit_storage_url": "memory://", **SUITE_LOGGING, **AUTH_SETTINGS}
+        defaults = {
+            "rate_limit_storage_url": "memory://",
+            **SUITE_LOGGING,
+            **AUTH_SETTINGS,
+            **database_settings(),
+        }
         return Settings.model_validate({**defaults, **overrides})
 
     return factory

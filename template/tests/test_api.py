@@ -22,7 +22,7 @@ async def test_health_endpoints(client: httpx.AsyncClient, path: str) -> None:
     assert response.json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("path", ["/healthX", "/health/x", "/health/../api/v1/items"])
+@pytest.mark.parametrize("path", ["/healthX", "/health/x", "/health/../api/v1"])
 async def test_only_exact_health_paths(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code in (404, 405)
 

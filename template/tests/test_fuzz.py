@@ -18,6 +18,7 @@ from schemathesis import Case, CheckContext, Response
 
 from .asgi import DEFAULT_CREDENTIAL
 from .credentials import AUTH_SETTINGS
+from .databases import database_settings
 from .framework import FUZZ_EXCLUDED_CHECKS, OPENAPI_PATH
 from .processes import free_port
 from .service import Settings, create_app
@@ -33,6 +34,7 @@ SETTINGS = {
     "rate_limit_routes": {},
     "rate_limit_storage_url": "memory://",
     "upstream_url": f"http://127.0.0.1:{UPSTREAM_PORT}",
+    **database_settings(),
 }
 APP = create_app(Settings.model_validate(SETTINGS))
 schema = schemathesis.openapi.from_asgi(OPENAPI_PATH, APP)

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from .asgi import DEFAULT_CREDENTIAL, Exchange, exchange
 from .conftest import AppFactory, SettingsFactory, client_for
 from .credentials import ANONYMOUS, AUTH_SETTINGS, READ_ONLY
+from .databases import database_settings
 from .framework import OPENAPI_PATH, build_test_app
 from .hostile_json import CORPUS, JSON, VALID_BODY, Hostile, hostile_requests
 from .service import (
@@ -128,7 +129,12 @@ GENERATED = settings(
 
 @pytest.fixture(scope="module")
 def unlimited_app() -> ASGIApp:
-    configured = {**AUTH_SETTINGS, "rate_limit_storage_url": "memory://", **UNLIMITED}
+    configured = {
+        **AUTH_SETTINGS,
+        "rate_limit_storage_url": "memory://",
+        **UNLIMITED,
+        **database_settings(),
+    }
     return create_app(Settings.model_validate(configured), build=build_test_app)
 
 

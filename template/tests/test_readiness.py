@@ -16,6 +16,7 @@ import pytest
 
 from .asgi import exchange
 from .conftest import AppFactory, log_lines
+from .databases import database_settings
 from .service import PACKAGE, Dependency, Readiness, Settings, configure_logging, error_kind
 
 pytestmark = pytest.mark.anyio
@@ -77,7 +78,8 @@ async def test_a_probe_that_raises_means_not_ready() -> None:
 
 
 async def test_each_change_is_logged_once(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(Settings.model_validate({}))  # to this test's captured output
+    # To this test's captured output.
+    configure_logging(Settings.model_validate(database_settings()))
     store = Store()
     ready = readiness(store, ttl=0)
     store.error = "ConnectionRefusedError"

@@ -25,6 +25,7 @@ import pytest
 
 from .asgi import DEFAULT_CREDENTIAL
 from .credentials import AUTH_SETTINGS
+from .databases import suite_database_url
 from .processes import free_port
 from .service import EXIT_MARGIN, PACKAGE, PROCESS_MODEL, SERVER_NAMES_ITSELF
 
@@ -67,6 +68,7 @@ def server_environment(port: int, env: Mapping[str, str]) -> dict[str, str]:
         "TRUSTED_HOSTS": "127.0.0.1",
         "SHUTDOWN_GRACE": "3",
         "RATE_LIMIT_STORAGE_URL": "memory://",
+        "DATABASE_URL": suite_database_url(),
         **auth_environment(),
         **env,
     }

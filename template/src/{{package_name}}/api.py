@@ -1,7 +1,7 @@
 """What every framework adapter serves, defined once: paths and the error details.
 
 Adapters differ in how they declare routes; they agree on paths, models
-(:mod:`.schemas`), storage (:mod:`.store`) and the error body shape.
+(:mod:`.schemas`), storage (:mod:`.repository`) and the error body shape.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ __all__ = [
     "API_ERROR_STATUSES",
     "HEALTH_PATHS",
     "ITEMS_PATH",
+    "ITEM_ERROR_STATUSES",
     "ITEM_EVENTS_PATH",
     "ITEM_PATH",
     "ITEM_WS_PATH",
@@ -63,6 +64,7 @@ ROUTE_RATE_LIMITS = {f"POST {ITEMS_PATH}": "20/minute"}
 # without them learns nothing about a route's input (the adapters check them again).
 ROUTE_SCOPES: dict[str, tuple[str, ...]] = {
     f"POST {ITEMS_PATH}": (WRITE_SCOPE,),
+    f"GET {ITEMS_PATH}": (READ_SCOPE,),  # a page of items
     f"GET {ITEM_PATH}": (READ_SCOPE,),
     f"GET {ITEM_EVENTS_PATH}": (READ_SCOPE,),
     f"GET {ITEM_WS_PATH}": (READ_SCOPE,),  # the WebSocket handshake
@@ -77,6 +79,9 @@ JSON_BODY_ROUTES = (f"POST {ITEMS_PATH}", *custom_routes.JSON_BODY_ROUTES)
 # body, no or bad credentials, missing scope, unknown item, body too large, body not
 # JSON, invalid input, rate limited.
 API_ERROR_STATUSES = (400, 401, 403, 404, 413, 415, 422, 429)
+# And those of the item routes, which read and write the database: unavailable
+# (down, or every pooled connection busy for DATABASE_POOL_TIMEOUT: Retry-After).
+ITEM_ERROR_STATUSES = (*API_ERROR_STATUSES, 503)
 # And those of a route that calls the upstream: a bad answer, unavailable (no
 # upstream configured, or its circuit open: Retry-After), no answer in time.
 UPSTREAM_ERROR_STATUSES = (*API_ERROR_STATUSES, 502, 503, 504)

@@ -8,6 +8,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from .custom.lifespan import lifespan as custom_lifespan
 from .logs import flush_logs
 from .outbound import Upstream
+from .repository import ItemRepository
+from .retention import purging
 from .security.shutdown import stop_on_signal
 from .settings import Settings
 
@@ -16,18 +18,25 @@ __all__ = ["service_lifespan"]
 Lifespan = Callable[[object], AbstractAsyncContextManager[None]]
 
 
-def service_lifespan(settings: Settings, upstream: Upstream) -> Lifespan:
+def service_lifespan(settings: Settings, upstream: Upstream, items: ItemRepository) -> Lifespan:
     """The lifespan an adapter gives its framework (which passes the app).
 
-    The outbound client is closed at shutdown after the team's own shutdown work,
-    which may still call it; held access lines are written out last. SIGTERM
-    first ends every open stream with its final word (:mod:`.security.shutdown`).
+    The outbound client and the database pool are closed at shutdown after the
+    team's own shutdown work, which may still use them; the retention purge runs
+    while the app serves; held access lines are written out last. SIGTERM first
+    ends every open stream with its final word (:mod:`.security.shutdown`).
     """
 
     @asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
         try:
-            async with upstream.lifespan(app), custom_lifespan(settings), stop_on_signal():
+            async with (
+                items.database.lifespan(app),
+                upstream.lifespan(app),
+                purging(items, settings.item_ttl, settings.item_purge_interval),
+                custom_lifespan(settings),
+                stop_on_signal(),
+            ):
                 yield
         finally:
             flush_logs()  # access lines held in the buffer, before the worker exits

@@ -11,12 +11,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
     "UPSTREAM_KEY_PATTERN",
     "ErrorBody",
     "HealthStatus",
     "Item",
     "ItemId",
     "ItemIn",
+    "ItemPage",
+    "ItemPageQuery",
     "Problem",
     "UpstreamKey",
     "UpstreamValue",
@@ -27,6 +31,9 @@ __all__ = [
 ItemId = Annotated[str, StringConstraints(pattern=r"^[a-f0-9]{32}$")]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\w ,.'-]+$")]
+# Items per page of GET /api/v1/items: a larger ?limit= is refused (422), never served.
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 # Safe as a URL path segment as it is: it is sent to the upstream.
 UPSTREAM_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 UpstreamKey = Annotated[str, StringConstraints(pattern=UPSTREAM_KEY_PATTERN)]
@@ -55,6 +62,20 @@ class Item(ItemIn):
     """An item as stored and returned."""
 
     id: ItemId
+
+
+class ItemPage(BaseModel):
+    """A page of items, oldest first; ``next_after`` is the next page's ``?after=``."""
+
+    items: list[Item]
+    next_after: ItemId | None = None  # null on the last page
+
+
+class ItemPageQuery(BaseModel):
+    """The query of GET /api/v1/items (the adapters that read a query into a model use it)."""
+
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    after: ItemId | None = None
 
 
 class UpstreamValue(BaseModel):

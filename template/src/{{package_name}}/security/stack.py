@@ -62,8 +62,10 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
 
 
 def build_readiness(settings: Settings, limiter: RateLimiter) -> Readiness:
-    """What readiness depends on: the rate-limit store, when it is one that can be down."""
-    dependencies = []
+    """What readiness depends on: the database; the rate-limit store, when it can be down."""
+    from ..database import database_dependency  # not at import: the database imports the core
+
+    dependencies = [database_dependency(settings)]
     if isinstance(limiter.storage, Probed):
         dependencies.append(
             Dependency(

@@ -1,4 +1,4 @@
-"""The example API over gRPC: the REST routes' operations, models, scopes and store."""
+"""The example API over gRPC: the REST routes' operations, models, scopes and repository."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import grpc
 from pydantic import TypeAdapter, ValidationError
 
 from ..api import READ_SCOPE, WRITE_SCOPE, validation_problems
+from ..database import Database, DatabaseUnavailableError
 from ..events import ItemEvents
+from ..repository import ItemRepository
 from ..schemas import Item, ItemId, ItemIn, Tag
 from ..security.streams import relay
 from ..settings import Settings
-from ..store import ItemStore
 from . import items_pb2
 from .interceptor import peer_address
 
@@ -65,8 +66,8 @@ class ItemsServicer:
     through this gRPC server (each process has its own broadcaster).
     """
 
-    def __init__(self, store: ItemStore, events: ItemEvents) -> None:
-        self.store = store
+    def __init__(self, items: ItemRepository, events: ItemEvents) -> None:
+        self.items = items
         self.events = events
 
     async def create_item(
@@ -78,7 +79,10 @@ class ItemsServicer:
             )
         except ValidationError as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _invalid(error))
-        item = self.store.add(data)
+        try:
+            item = await self.items.add(data)
+        except DatabaseUnavailableError as error:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, error.detail)
         self.events.created(item)
         return _message(item)
 
@@ -89,7 +93,11 @@ class ItemsServicer:
             item_id = _ITEM_ID.validate_python(request.id)
         except ValidationError:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Invalid request: id: not an id.")
-        if (item := self.store.get(item_id)) is None:
+        try:
+            item = await self.items.get(item_id)
+        except DatabaseUnavailableError as error:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, error.detail)
+        if item is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "Item not found.")
         return _message(item)
 
@@ -120,11 +128,14 @@ class ItemsServicer:
 
 def handlers(
     settings: Settings | None = None,
-    store: ItemStore | None = None,
+    items: ItemRepository | None = None,
     events: ItemEvents | None = None,
 ) -> grpc.GenericRpcHandler:
     """The Items service's method handlers (names from the .proto's descriptor)."""
-    servicer = ItemsServicer(store or ItemStore(), events or ItemEvents(settings or Settings()))
+    settings = settings or Settings()
+    servicer = ItemsServicer(
+        items or ItemRepository(Database(settings)), events or ItemEvents(settings)
+    )
     return grpc.method_handlers_generic_handler(
         SERVICE,
         {

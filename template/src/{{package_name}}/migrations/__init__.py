@@ -1,0 +1,1 @@
+"""Alembic migrations of the item store (``just migrate``; config in pyproject.toml)."""
