@@ -134,6 +134,7 @@ def test_update_brings_hardening_and_keeps_local_edits(
     assert "Redactor" in (project / f"src/{PACKAGE}/logs.py").read_text()
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "v9.9.9"
+    assert answers["database"] == "sqlite"  # a question the old release did not ask
     # Nothing the user wrote is lost; conflicts only where the user edited too.
     assert rejected_hunks(project) == []
     conflicted = files_with_conflicts(project)

@@ -85,8 +85,10 @@ VARIANTS: tuple[Variant, ...] = (
         "quart-hypercorn-py311",
         {"framework": "quart", "server": "hypercorn", "python_version": "3.11"},
     ),
-    Variant("fastapi-everything", {"framework": "fastapi", **EVERYTHING}),
-    Variant("litestar-everything", {"framework": "litestar", **EVERYTHING}),
+    Variant("fastapi-everything", {"framework": "fastapi", **EVERYTHING, "database": "postgresql"}),
+    Variant(
+        "litestar-everything", {"framework": "litestar", **EVERYTHING, "database": "postgresql"}
+    ),
     Variant(
         "quart-everything-py311", {"framework": "quart", "python_version": "3.11", **EVERYTHING}
     ),

@@ -16,6 +16,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from .databases import suite_database_url
 from .service import AUTH_METHODS, PACKAGE, SCOPES, Settings, cli, requires
 
 PREFIX = "Invalid configuration: "
@@ -408,7 +409,7 @@ if "api_key" in AUTH_METHODS:
 def test_python_m_says_one_line_and_exits_2(env: dict[str, str], message: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", PACKAGE],
-        env={"PATH": "/usr/bin:/bin", **env},
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": suite_database_url(), **env},
         capture_output=True,
         text=True,
         timeout=30,

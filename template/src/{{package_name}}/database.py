@@ -120,9 +120,9 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session; the database's failures to answer become :class:`DatabaseUnavailableError`."""
-        _ = self.engine
-        assert self._sessions is not None  # noqa: S101 - set with the engine
         try:
+            _ = self.engine  # made here: a SQLite directory it cannot create is unavailable too
+            assert self._sessions is not None  # noqa: S101 - set with the engine
             async with self._sessions() as session:
                 yield session
         except UNAVAILABLE_ERRORS as error:

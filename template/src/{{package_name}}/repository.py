@@ -2,7 +2,7 @@
 
 Statements are built with SQLAlchemy's expression language only, so client input
 always reaches the database as bound parameters, never as SQL text (a test fails
-on ``text(`` in the package; ruff's S608 on SQL built from strings).
+on SQLAlchemy's raw-text constructs in the package; ruff's S608 on SQL built from strings).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ async def _purge_until(
     stopping: asyncio.Event, items: ItemRepository, ttl: float, interval: float
 ) -> None:
     logger = structlog.get_logger().bind(logger=__name__)
-    while not stopping.is_set():
+    while True:  # a first purge at start-up, even if the app stops at once
         try:
             if purged := await items.purge(ttl):
                 logger.info("items_purged", count=purged, ttl=ttl)
@@ -32,6 +32,8 @@ async def _purge_until(
             pass  # said by the database layer already; the next round tries again
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), interval)
+        if stopping.is_set():
+            return
 
 
 @asynccontextmanager
