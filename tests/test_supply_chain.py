@@ -378,10 +378,14 @@ def test_kubernetes_serves_and_probes_grpc_exactly_when_it_is_on(
     found = manifests(project)
     (container,) = found["Deployment"]["spec"]["template"]["spec"]["containers"]
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    ports.pop("metrics", None)  # test_kubernetes_exposes_metrics_to_monitoring_only
     env = {item["name"]: item.get("value") for item in container.get("env", [])}
     service_ports = {port["name"]: port for port in found["Service"]["spec"]["ports"]}
     ingress = found["NetworkPolicy"]["spec"]["ingress"]
-    ingress_ports = {port["port"] for rule in ingress for port in rule["ports"]}
+    # The rules open to every source (the metrics rule names its own).
+    ingress_ports = {
+        port["port"] for rule in ingress if "from" not in rule for port in rule["ports"]
+    }
     exposed = re.findall(r"^EXPOSE (.+)$", (project / "Containerfile").read_text(), re.MULTILINE)
     # The HTTP server keeps its own probes either way.
     assert container["startupProbe"]["httpGet"] == {"path": "/livez", "port": "http"}
@@ -412,6 +416,60 @@ def test_kubernetes_serves_and_probes_grpc_exactly_when_it_is_on(
         assert exposed == ["8000"]
         for path in (project / "k8s").glob("*.yaml"):
             assert not re.search(rf"grpc|{GRPC_PORT}", path.read_text(), re.IGNORECASE), path
+
+
+METRICS_PORT = 9464  # the METRICS_PORT setting's default
+
+
+# Every Kubernetes variant has metrics on: the answers that turn them off are added.
+METRICS_ANSWERS = {"metrics-on": {}, "metrics-off": {"metrics": False},
+                   "metrics-off-grpc": {"metrics": False, "grpc": True}}  # fmt: skip
+
+
+@pytest.mark.parametrize("answers", METRICS_ANSWERS.values(), ids=METRICS_ANSWERS.keys())
+def test_kubernetes_exposes_metrics_to_monitoring_only(
+    answers: dict[str, Any], template: Path, tmp_path: Path
+) -> None:
+    """With metrics: a named port on the pod's interfaces, scrape annotations, and a
+    policy rule admitting only the monitoring namespace to it. Without: no trace."""
+    project = render(template, tmp_path / "p", answers)
+    found = manifests(project)
+    pod_template = found["Deployment"]["spec"]["template"]
+    (container,) = pod_template["spec"]["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    env = {item["name"]: item.get("value") for item in container.get("env", [])}
+    ingress = found["NetworkPolicy"]["spec"]["ingress"]
+    open_ports = {port["port"] for rule in ingress if "from" not in rule for port in rule["ports"]}
+    service_ports = {port["port"] for port in found["Service"]["spec"]["ports"]}
+
+    if answers.get("metrics", True):
+        assert ports["metrics"] == METRICS_PORT
+        # Reachable off the pod (not loopback), and said to be on purpose: no warning.
+        assert env["METRICS_HOST"] == "0.0.0.0"  # noqa: S104 - the pod's own interfaces
+        assert env["METRICS_PORT"] == str(METRICS_PORT)
+        assert env["METRICS_EXPOSED"] == "true"
+        assert pod_template["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(METRICS_PORT),
+            "prometheus.io/path": "/metrics",
+        }
+        (rule,) = [rule for rule in ingress if "from" in rule]
+        assert rule["ports"] == [{"protocol": "TCP", "port": METRICS_PORT}]
+        (source,) = rule["from"]
+        assert source == {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+        }
+    else:
+        assert "metrics" not in ports
+        assert not {"METRICS_HOST", "METRICS_PORT", "METRICS_EXPOSED"} & env.keys()
+        assert "annotations" not in pod_template["metadata"]
+        assert all("from" not in rule for rule in ingress)
+        for path in (project / "k8s").glob("*.yaml"):
+            # (The HorizontalPodAutoscaler's `metrics:` is its own word.)
+            assert not re.search(rf"METRICS_|prometheus|{METRICS_PORT}", path.read_text()), path
+    # Open to any source, or on the Service (which an ingress routes to): never the metrics.
+    assert METRICS_PORT not in open_ports
+    assert METRICS_PORT not in service_ports
 
 
 def settings_source(project: Path) -> str:

@@ -11,13 +11,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
 from .asgi import DEFAULT_CREDENTIAL
 from .processes import free_port
-from .service import EXIT_MARGIN, PROCESS_MODEL
-from .test_wire import SUPERVISED_TEST_APP, serving
+from .service import EXIT_MARGIN, PACKAGE, PROCESS_MODEL
+from .test_wire import PROJECT_ROOT, SUPERVISED_TEST_APP, server_environment, serving
 
 DELAY = 5.0  # long enough for every check below on a busy machine
 GRACE = 3.0  # test_wire's SHUTDOWN_GRACE
@@ -72,3 +73,62 @@ def test_without_a_delay_readiness_is_not_held_back() -> None:
         assert httpx.get(f"{base}/livez", timeout=2).status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=GRACE + EXIT_MARGIN + 5) == 0
+
+
+# A server that ignores SIGTERM (says so first), under the real supervisor whose main
+# thread is stuck: only the exit deadline's os._exit ends it. Prints the directories
+# that must not outlive the process.
+IGNORES_SIGTERM = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    "print('ignoring SIGTERM', flush=True); time.sleep(60)"
+)
+FORCED_EXIT = f"""
+import signal, time
+from {PACKAGE}.settings import Settings
+from {PACKAGE}.supervisor import ServerProcess
+
+def supervised(*directories):
+    server = ServerProcess(Settings())
+    server.command = {IGNORES_SIGTERM!r}
+    signal.signal(signal.SIGTERM, lambda signum, frame: server.stop())
+    server.start()
+    print(server.marker.directory, *directories, flush=True)
+    time.sleep(60)  # the main thread stuck: no finally block runs before os._exit
+"""
+
+
+def forced_exit(script: str) -> list[Path]:
+    """Run ``FORCED_EXIT + script`` until the deadline kills it; the directories it printed."""
+    environment = server_environment(free_port(), {"SHUTDOWN_DELAY": "0", "SHUTDOWN_GRACE": "0"})
+    process = subprocess.Popen(
+        [sys.executable, "-c", FORCED_EXIT + script],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        directories = [Path(name) for name in process.stdout.readline().split()]
+        assert process.stdout.readline() == "ignoring SIGTERM\n"
+        assert directories
+        assert all(directory.is_dir() for directory in directories)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output, errors = process.communicate(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1, errors
+    assert "shutdown_deadline_passed" in output + errors
+    assert EXIT_MARGIN - 0.5 < took < EXIT_MARGIN + 5  # the deadline, not an early exit
+    return directories
+
+
+def test_the_exit_deadline_leaves_no_drain_marker_behind() -> None:
+    """``os._exit`` skips ``finally``: the supervisor removes the marker's directory first."""
+    directories = forced_exit("supervised()")
+    assert [directory for directory in directories if directory.exists()] == []

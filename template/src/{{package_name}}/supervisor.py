@@ -12,7 +12,9 @@ and the process exits 1. (One Ctrl+C may arrive twice, from the terminal and
 from ``uv run``: later signals change nothing.) A server that drains in time
 exits as it would alone, 0. The servers' own grace periods stay in
 place; this is the bound they cannot overrun. The deadline is a thread, so it
-fires even while the main thread is stuck.
+fires even while the main thread is stuck. Its ``os._exit`` skips ``finally``
+blocks: what must go with the process anyway (the drain marker's directory, the
+metrics' files) is registered with :func:`removed_on_forced_exit` and removed first.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import structlog
@@ -32,10 +35,21 @@ from .draining import DrainMarker
 from .logs import configure_logging
 from .settings import Settings
 
-__all__ = ["EXIT_MARGIN", "ServerProcess", "supervise"]
+__all__ = ["EXIT_MARGIN", "ServerProcess", "removed_on_forced_exit", "supervise"]
 
 EXIT_MARGIN = 2.0  # seconds past SHUTDOWN_GRACE for a server to finish exiting
 HTTP_CHILD = f"from {__package__}.server import serve; from {__package__}.settings import Settings"
+_FORCED_EXIT_CLEANUPS: list[Callable[[], object]] = []
+
+
+@contextlib.contextmanager
+def removed_on_forced_exit(cleanup: Callable[[], object]) -> Iterator[None]:
+    """Within the block, ``cleanup`` runs also when the deadline ends the process."""
+    _FORCED_EXIT_CLEANUPS.append(cleanup)
+    try:
+        yield
+    finally:
+        _FORCED_EXIT_CLEANUPS.remove(cleanup)
 
 
 class ServerProcess:
@@ -99,6 +113,11 @@ class ServerProcess:
         note.start()
         note.join(0.5)
         self.kill()
+        if self.marker is not None:
+            self.marker.remove()
+        for cleanup in reversed(_FORCED_EXIT_CLEANUPS):
+            with contextlib.suppress(Exception):
+                cleanup()
         os._exit(1)
 
     def kill(self) -> None:

@@ -5,7 +5,8 @@ private directory (mode 0700) becomes ``PROMETHEUS_MULTIPROC_DIR`` for every
 process it starts, and a thread serves the sum over the processes'
 files on ``METRICS_HOST:METRICS_PORT`` (never on the API's port). Live gauges
 (in flight, streams open, circuit state) of a worker that died are dropped at
-the next scrape; its counters stay counted. On exit the directory is removed.
+the next scrape; its counters stay counted. On exit the directory is removed,
+also when the exit deadline kills the process (``supervisor.removed_on_forced_exit``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from ..settings import Settings
+from ..supervisor import removed_on_forced_exit
 from . import MULTIPROC_ENV
 
 if TYPE_CHECKING:
@@ -79,7 +82,10 @@ def serving_metrics(settings: Settings) -> Iterator[Path | None]:
         return
     directory = Path(tempfile.mkdtemp(prefix="metrics-"))  # private: 0700, fresh each run
     os.environ[MULTIPROC_ENV] = str(directory)
-    try:
+    remove = partial(shutil.rmtree, directory, ignore_errors=True)
+    with ExitStack() as cleanup:
+        cleanup.callback(remove)
+        cleanup.enter_context(removed_on_forced_exit(remove))
         # Imported only now: prometheus_client picks its multiprocess mode at import.
         from prometheus_client import CollectorRegistry, start_http_server
         from prometheus_client.multiprocess import MultiProcessCollector
@@ -97,5 +103,3 @@ def serving_metrics(settings: Settings) -> Iterator[Path | None]:
             server.shutdown()
             server.server_close()
             thread.join(timeout=1)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
