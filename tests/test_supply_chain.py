@@ -276,7 +276,7 @@ def restricted_profile_problems(pod: dict[str, Any]) -> list[str]:
             problems.append(f"pod: {key}")
     if any("hostPath" in volume for volume in pod.get("volumes", [])):
         problems.append("pod: hostPath volume")
-    for container in pod["containers"]:
+    for container in [*pod.get("initContainers", []), *pod["containers"]]:
         context = container.get("securityContext", {})
         name = container["name"]
         problems += [f"{name}: {k}" for k, v in CONTAINER_CONTEXT.items() if context.get(k) != v]
@@ -345,10 +345,20 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
         r'^SECRETS_DIR = Path\("(.+)"\)$', settings_source(project), re.MULTILINE
     )
     assert secrets_dir is not None
-    (mount,) = container["volumeMounts"]
-    assert mount == {"name": "settings", "mountPath": secrets_dir[1], "readOnly": True}
-    (volume,) = pod["volumes"]
+    sqlite = variant.answers.get("database", "sqlite") == "sqlite"
+    mounts = [{"name": "settings", "mountPath": secrets_dir[1], "readOnly": True}]
+    if sqlite:  # the database file, on a volume of the pod's (the root filesystem is read-only)
+        mounts.append({"name": "data", "mountPath": "/app/var"})
+    assert container["volumeMounts"] == mounts
+    # The schema is migrated before the service starts, by the same image, as mounted.
+    (migrate,) = pod["initContainers"]
+    assert migrate["image"] == container["image"]
+    (package,) = (project / "src").iterdir()
+    assert migrate["command"][-2:] == ["-m", f"{package.name}.migrate"]
+    assert migrate["volumeMounts"] == mounts
+    volume, *data = pod["volumes"]
     assert volume["name"] == "settings"
+    assert [item["name"] for item in data] == (["data"] if sqlite else [])
     assert volume["projected"]["defaultMode"] == 0o440
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
     sources = {item["secret"]["name"]: item["secret"] for item in volume["projected"]["sources"]}
@@ -357,13 +367,23 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
     egress_ports = {port["port"] for rule in policy["egress"] for port in rule.get("ports", [])}
     slug = deployment["metadata"]["name"]
     assert sources[f"{slug}-env"]["optional"] is True
+    expected_sources, expected_ports = {f"{slug}-env"}, set()
     if redis:
         secret = sources[f"{slug}-redis"]
         assert secret["items"] == [{"key": "url", "path": "RATE_LIMIT_STORAGE_URL"}]
         assert "optional" not in secret  # no Redis URL, no pod: fail closed
-        assert egress_ports == {53, 6379}
+        expected_sources.add(f"{slug}-redis")
+        expected_ports |= {53, 6379}
+    if not sqlite:
+        secret = sources[f"{slug}-database"]
+        assert secret["items"] == [{"key": "url", "path": "DATABASE_URL"}]
+        assert "optional" not in secret  # no database URL, no pod: fail closed
+        expected_sources.add(f"{slug}-database")
+        expected_ports |= {53, 5432}
+    assert set(sources) == expected_sources
+    if expected_ports:
+        assert egress_ports == expected_ports
     else:
-        assert set(sources) == {f"{slug}-env"}
         assert policy["egress"] == []
 
 
