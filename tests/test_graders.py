@@ -74,6 +74,15 @@ def production_server(project: Project) -> Iterator[int]:
         "RATE_LIMIT_STORAGE_URL": "memory://",
     }
     python = project.path / ".venv" / "bin" / "python"
+    # The schema first, as a deployment does (the service never migrates itself).
+    subprocess.run(
+        [str(python), "-m", f"{package_of(project)}.migrate"],
+        cwd=project.path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     process = subprocess.Popen(
         [str(python), "-m", package_of(project)],
         cwd=project.path,
