@@ -349,16 +349,18 @@ def test_kubernetes_manifests_meet_the_restricted_profile(
     mounts = [{"name": "settings", "mountPath": secrets_dir[1], "readOnly": True}]
     if sqlite:  # the database file, on a volume of the pod's (the root filesystem is read-only)
         mounts.append({"name": "data", "mountPath": "/app/var"})
-    assert container["volumeMounts"] == mounts
+    # A writable /tmp in memory: the drain marker (and the metrics' multiprocess files).
+    assert container["volumeMounts"] == [*mounts, {"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108 - a manifest
     # The schema is migrated before the service starts, by the same image, as mounted.
     (migrate,) = pod["initContainers"]
     assert migrate["image"] == container["image"]
     (package,) = (project / "src").iterdir()
     assert migrate["command"][-2:] == ["-m", f"{package.name}.migrate"]
     assert migrate["volumeMounts"] == mounts
-    volume, *data = pod["volumes"]
+    volume, *others = pod["volumes"]
     assert volume["name"] == "settings"
-    assert [item["name"] for item in data] == (["data"] if sqlite else [])
+    assert [item["name"] for item in others] == [*(["data"] if sqlite else []), "tmp"]
+    assert others[-1]["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Mi"}
     assert volume["projected"]["defaultMode"] == 0o440
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
     sources = {item["secret"]["name"]: item["secret"] for item in volume["projected"]["sources"]}

@@ -67,9 +67,13 @@ class ServerProcess:
     def start(self) -> None:
         # The child reads the same environment (the command line's flags are already in it),
         # plus where the drain marker will be.
-        self.marker = DrainMarker()
+        try:
+            self.marker = DrainMarker()
+        except OSError as error:  # no writable temporary directory (a read-only container)
+            _no_drain_marker(error)
+        environment = None if self.marker is None else self.marker.environment()
         self.process = subprocess.Popen(  # noqa: S603 - our own code
-            [sys.executable, "-c", self.command], process_group=0, env=self.marker.environment()
+            [sys.executable, "-c", self.command], process_group=0, env=environment
         )
         if self.stopping:  # a signal came while it was starting
             self.stopping = False
@@ -135,6 +139,15 @@ class ServerProcess:
         if self.marker is not None:
             self.marker.remove()
         return code if code >= 0 else 1  # killed by a signal: a failure
+
+
+def _no_drain_marker(error: OSError) -> None:
+    structlog.get_logger().bind(logger=__name__).warning(
+        "drain_marker_unavailable",
+        detail="no writable temporary directory (TMPDIR, /tmp): on SIGTERM readiness "
+        "cannot answer 503 before the drain; mount a small tmpfs at /tmp",
+        error=error.strerror,
+    )
 
 
 def _deadline_passed(deadline: float) -> None:

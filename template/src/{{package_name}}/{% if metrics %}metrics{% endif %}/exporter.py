@@ -20,6 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+import structlog
+
 from ..settings import Settings
 from ..supervisor import removed_on_forced_exit
 from . import MULTIPROC_ENV
@@ -80,7 +82,18 @@ def serving_metrics(settings: Settings) -> Iterator[Path | None]:
         os.environ.pop(MULTIPROC_ENV, None)  # a stale one must not switch workers on
         yield None
         return
-    directory = Path(tempfile.mkdtemp(prefix="metrics-"))  # private: 0700, fresh each run
+    try:
+        directory = Path(tempfile.mkdtemp(prefix="metrics-"))  # private: 0700, fresh each run
+    except OSError as error:  # no writable temporary directory: no metrics, said once
+        os.environ.pop(MULTIPROC_ENV, None)
+        structlog.get_logger().bind(logger=__name__).error(
+            "metrics_unavailable",
+            detail="no writable temporary directory (TMPDIR, /tmp) for prometheus-client's "
+            "multiprocess files: metrics are not served; mount a small tmpfs at /tmp",
+            error=error.strerror,
+        )
+        yield None
+        return
     os.environ[MULTIPROC_ENV] = str(directory)
     remove = partial(shutil.rmtree, directory, ignore_errors=True)
     with ExitStack() as cleanup:
