@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from databases import DATABASES, DatabaseError, PostgresServer, sqlite_url
+
 REPO = Path(__file__).resolve().parent.parent
 # Only what copier needs: rendering from a plain copy picks up uncommitted work,
 # where rendering from the repo itself would use git HEAD.
@@ -45,6 +47,7 @@ LAYER_ENV = "BENCH_LAYER"
 START_TIMEOUT = 60.0  # seconds for a server to answer /health
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 SYNC_TIMEOUT = 600.0  # seconds for uv sync (a cold cache downloads every wheel)
+MIGRATE_TIMEOUT = 120.0  # seconds for the schema's migrations
 WRK_GRACE = 30.0  # seconds wrk may run past its own duration before it is killed
 
 # Production settings with the trusted-host layer on, so every layer runs.
@@ -73,7 +76,6 @@ ROUTE_TITLES = {
 }
 FRAMEWORKS = ("fastapi", "litestar", "quart")
 PEER_FRAMEWORKS = ("fastapi",)  # the peer app is built with FastAPI's own pieces
-TWO_WORKER_ROUTES = ("health", "create")
 PEER_PACKAGES = ("asgi-correlation-id", "slowapi")  # bench only, never in the template
 
 BENCH_APPS_SOURCE = '''\
@@ -280,7 +282,9 @@ What a team would assemble from popular libraries, pure-ASGI form, with the
 same routes as the service: asgi-correlation-id, `secure`'s ASGI middleware,
 Starlette CORS / TrustedHost / GZip, slowapi (its ASGI middleware for the
 default limit, its decorator for the create route's own), a structlog JSON
-access line from an ASGI class, FastAPI's APIKeyHeader dependency.
+access line from an ASGI class, FastAPI's APIKeyHeader dependency. Its items are
+read and written through the service's own repository and database (DATABASE_URL),
+as every other app's are.
 """
 
 import hmac
@@ -301,9 +305,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from {package}.database import Database
+from {package}.repository import ItemRepository
 from {package}.schemas import HealthStatus, Item, ItemId, ItemIn
 from {package}.settings import Settings
-from {package}.store import ItemStore
 
 HEADER = APIKeyHeader(name="x-api-key", auto_error=False)
 
@@ -358,10 +363,12 @@ def peer() -> FastAPI:
         return "bench"
 
     limiter = Limiter(key_func=get_remote_address, default_limits=[settings.rate_limit_default])
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    items = ItemRepository(Database(settings))
+    app = FastAPI(
+        docs_url=None, redoc_url=None, openapi_url=None, lifespan=items.database.lifespan
+    )
     app.state.limiter = limiter
     app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
-    store = ItemStore()
 
     @app.get("/health")
     async def health() -> HealthStatus:
@@ -370,11 +377,11 @@ def peer() -> FastAPI:
     @app.post("/api/v1/items", status_code=201, dependencies=[Depends(api_key)])
     @limiter.limit(route_limit, override_defaults=False)
     async def create_item(request: Request, item: ItemIn) -> Item:
-        return store.add(item)
+        return await items.add(item)
 
     @app.get("/api/v1/items/{{item_id}}", dependencies=[Depends(api_key)])
     async def read_item(item_id: ItemId) -> Item:
-        if (found := store.get(item_id)) is None:
+        if (found := await items.get(item_id)) is None:
             raise HTTPException(404, "Item not found.")
         return found
 
@@ -565,9 +572,12 @@ class Project:
     root: Path
     python: Path
     apps_dir: Path
+    database_url: str | None = None  # every app's DATABASE_URL (None: the project's default)
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
         env = {**os.environ, **SERVER_ENV, **extra}
+        if self.database_url is not None:
+            env["DATABASE_URL"] = self.database_url
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(self.apps_dir), os.environ.get("PYTHONPATH")])
         )
@@ -1218,7 +1228,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers2",
         action="store_true",
-        help="then bare and full with 2 Granian workers (health and create routes)",
+        help="then bare and full with 2 Granian workers (the same routes)",
+    )
+    parser.add_argument(
+        "--database",
+        choices=DATABASES,
+        default="sqlite",
+        help="where every app keeps its items: a SQLite file in a temporary directory, or a "
+        "PostgreSQL server started on 127.0.0.1 by the script (default sqlite); fresh per "
+        "framework, migrated before any app serves",
     )
     parser.add_argument(
         "--data",
@@ -1247,6 +1265,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--apps takes bare,full,floor,peer and must include bare")
     if args.project is not None and (args.data or len(args.frameworks) > 1):
         parser.error("--project is one rendered project: no --data, one --frameworks value")
+    if any(item.split("=", 1)[0] == "database" for item in args.data):
+        parser.error("say the database with --database, not --data database=...")
     return args
 
 
@@ -1314,32 +1334,79 @@ def install_peer_packages(project: Project) -> None:
         raise BenchError(f"could not install {PEER_PACKAGES}:\n{done.stderr.strip()}")
 
 
-def prepare(args: argparse.Namespace, scratch: Path, framework: str) -> Project:
-    """Render and install (or take --project), then write the factories beside it."""
+def prepare(
+    args: argparse.Namespace, scratch: Path, framework: str, postgres: PostgresServer | None
+) -> Project:
+    """Render and install (or take --project), write the factories beside it, make the database.
+
+    The database is fresh for each framework (a SQLite file in ``scratch``, or a new
+    database on ``postgres``) and migrated before any app is served.
+    """
     if args.project is not None:
         root = args.project.resolve()
         python = venv_python(root)
     else:
         answers = dict(item.split("=", 1) for item in args.data)
         answers["framework"] = framework
+        answers["database"] = args.database
         print(f"rendering {answers}; uv sync ...", file=sys.stderr)
         root = render(scratch / "service", scratch, answers)
         uv_sync(root)
         python = venv_python(root)
     apps_dir = scratch / "apps"
     apps_dir.mkdir()
-    write_bench_module(apps_dir, find_factories(root))
-    project = Project(root, python, apps_dir)
+    factories = find_factories(root)
+    write_bench_module(apps_dir, factories)
+    if postgres is None:
+        directory = scratch / "database"
+        directory.mkdir(mode=0o700)
+        url = sqlite_url(directory)
+    else:
+        url = postgres.create_database(f"bench_{framework}")
+    project = Project(root, python, apps_dir, url)
+    migrate(project, factories.package)
     if "peer" in args.apps and framework in PEER_FRAMEWORKS:
         install_peer_packages(project)
     return project
 
 
-def run_framework(args: argparse.Namespace, framework: str, wrk_path: str) -> dict[str, Any]:
+def migrate(project: Project, package: str) -> None:
+    """The schema up to date before any app serves, as a deployment does (``<pkg>.migrate``)."""
+    try:
+        done = subprocess.run(
+            [str(project.python), "-m", f"{package}.migrate"],
+            cwd=project.root,
+            env=project.env({}),
+            capture_output=True,
+            text=True,
+            timeout=MIGRATE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise BenchError(f"migrations took over {MIGRATE_TIMEOUT:g}s") from error
+    if done.returncode != 0:
+        raise BenchError(f"could not migrate the database:\n{done.stderr.strip()}")
+
+
+def load_average() -> list[float] | None:
+    """The machine's 1, 5 and 15-minute load averages (``uptime``): how shared it was."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def run_framework(
+    args: argparse.Namespace,
+    framework: str,
+    wrk_path: str,
+    postgres: PostgresServer | None = None,
+) -> dict[str, Any]:
     """Every round for one framework; prints its report and returns the figures."""
     load = Load(args.connections, args.duration, args.warmup)
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bulwark-bench-") as scratch:
-        project = prepare(args, Path(scratch), framework)
+        project = prepare(args, Path(scratch), framework, postgres)
         variants = variants_for(project, args.layers, args.reference, args.apps, framework)
         if args.metrics and "full" in args.apps:
             variants.append(metered(Path(scratch)))
@@ -1350,13 +1417,15 @@ def run_framework(args: argparse.Namespace, framework: str, wrk_path: str) -> di
                 Variant(f"{label}-2w", f"{BENCH_MODULE}:{label}", workers=2)
                 for label in ("bare", "full")
             ]
-            # Not the read: each worker has its own in-memory item store.
-            two = run_rounds(project, pair, args.rounds, load, wrk_path, TWO_WORKER_ROUTES)
+            # Both workers share the database, so the read finds its item in either.
+            two = run_rounds(project, pair, args.rounds, load, wrk_path, args.routes)
+    load_after = load_average()
     labels = [variant.label for variant in variants]
     table = route_table(samples, labels)
     print(
-        f"\n== {framework} on Granian, 1 worker: {args.rounds} rounds x {args.duration}s, "
-        f"{args.connections} connections, TRUSTED_HOSTS={HOST}, access log to /dev/null"
+        f"\n== {framework} on Granian, 1 worker, {args.database}: {args.rounds} rounds x "
+        f"{args.duration}s, {args.connections} connections, TRUSTED_HOSTS={HOST}, "
+        f"access log to /dev/null; load average {load_before} before, {load_after} after"
     )
     print_route_report(table, sys.stdout)
     extras = [label for label in labels if label not in ("bare", "full", "floor", "peer")]
@@ -1369,6 +1438,8 @@ def run_framework(args: argparse.Namespace, framework: str, wrk_path: str) -> di
     memory = memory_table(samples)
     print_memory_report(memory, sys.stdout)
     results: dict[str, Any] = {
+        "database": args.database,
+        "load_average": {"before": load_before, "after": load_after},
         "routes": table,
         "memory": memory,
         "samples": [asdict(sample) for sample in samples],
@@ -1398,12 +1469,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: wrk is not installed (e.g. apt-get install wrk)", file=sys.stderr)
         return 2
     results = {}
+    postgres = PostgresServer() if args.database == "postgresql" else None
     try:
+        if postgres is not None:
+            print(f"starting PostgreSQL on {HOST}:{postgres.port} ...", file=sys.stderr)
+            postgres.start()
         for framework in args.frameworks:
-            results[framework] = run_framework(args, framework, wrk_path)
-    except BenchError as error:
+            results[framework] = run_framework(args, framework, wrk_path, postgres)
+    except (BenchError, DatabaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    finally:
+        if postgres is not None:
+            postgres.stop()
     if args.json is not None:
         write_json(args.json, args, results)
     return 0
