@@ -90,6 +90,11 @@ async def test_a_bad_page_query_is_refused(
     response = await client.get(ITEMS_PATH, params=query)
     assert response.status_code == 422
     assert response.json()["error"] == "validation_error"
+    # Each problem names the query string and the parameter, as in every framework.
+    [name] = query
+    locations = [problem["loc"] for problem in response.json()["detail"]]
+    assert locations, response.json()
+    assert all(loc[:2] == ["query", name] for loc in locations), locations
 
 
 async def test_an_unknown_cursor_gives_an_empty_page(client: httpx.AsyncClient) -> None:
