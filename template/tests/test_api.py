@@ -8,7 +8,7 @@ import pytest
 from .asgi import lifespan_cycle
 from .conftest import AppFactory, client_for
 from .framework import DOCS_PATHS
-from .service import DOCS_ASSET_PATHS, HEALTH_PATHS
+from .service import DOCS_ASSET_PATHS, HEALTH_PATHS, ITEMS_PATH
 
 pytestmark = pytest.mark.anyio
 
@@ -141,6 +141,14 @@ async def test_method_not_allowed_is_405_json(client: httpx.AsyncClient) -> None
     response = await client.delete("/health")
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
+
+
+async def test_options_names_every_method_of_the_items_path(client: httpx.AsyncClient) -> None:
+    """Answered (Litestar) or refused (405), OPTIONS names both methods of the list route."""
+    response = await client.options(ITEMS_PATH)
+    assert response.status_code in (204, 405)
+    allowed = {method.strip() for method in response.headers["allow"].split(",")}
+    assert {"GET", "POST"} <= allowed, allowed
 
 
 async def test_the_app_starts_and_stops_more_than_once(make_app: AppFactory) -> None:
