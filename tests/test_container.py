@@ -298,7 +298,7 @@ def check_postgresql_deployment(
             # there starts out theirs on every engine (podman chowns a new volume anyway).
             stat = "import os; s = os.stat('/app/var'); print(s.st_uid, s.st_gid, oct(s.st_mode))"
             found = podman("exec", name, "/usr/bin/python3", "-c", stat, env=env).stdout.split()
-            assert found == ["65532", "65532", "0o40700"], found
+            assert found == ["65532", "65532", "0o40755"], found
         finally:
             podman("stop", "--time", "5", name, env=env, check=False)
             podman("rm", "--force", "--ignore", name, env=env, check=False)
