@@ -26,10 +26,11 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Import names a service package must not shadow: its own dependencies and test tools.
 _RESERVED = frozenset(
     {
-        "anyio", "app", "cachetools", "fastapi", "granian", "httpx", "hypercorn", "litestar",
-        "opentelemetry", "prometheus_client", "pydantic", "pydantic_settings", "pytest", "quart", "quart_schema",
-        "schemathesis", "secure", "settings", "starlette", "structlog", "swagger_ui_bundle", "test",
-        "tests", "uvicorn",
+        "aiosqlite", "alembic", "anyio", "app", "asyncpg", "cachetools", "fastapi", "granian",
+        "httpx", "hypercorn", "litestar", "opentelemetry", "prometheus_client", "pydantic",
+        "pydantic_settings", "pytest", "quart", "quart_schema", "schemathesis", "secure",
+        "settings", "sqlalchemy", "starlette", "structlog", "swagger_ui_bundle", "test", "tests",
+        "uvicorn",
     }
 )  # fmt: skip
 
@@ -112,9 +113,7 @@ OPENTELEMETRY_DEPENDENCIES: tuple[str, ...] = (
     "opentelemetry-sdk>=1.45",
 )
 OPENTELEMETRY_GRPC_DEPENDENCIES: tuple[str, ...] = ("opentelemetry-instrumentation-grpc>=0.66b2",)
-OPENTELEMETRY_REDIS_DEPENDENCIES: tuple[str, ...] = (
-    "opentelemetry-instrumentation-redis>=0.66b2",
-)
+OPENTELEMETRY_REDIS_DEPENDENCIES: tuple[str, ...] = ("opentelemetry-instrumentation-redis>=0.66b2",)
 # The optional metrics (answer ``metrics``): Prometheus's client, multiprocess mode.
 METRICS_DEPENDENCIES: tuple[str, ...] = ("prometheus-client>=0.21",)
 SERVER_DEPENDENCIES: dict[str, tuple[str, ...]] = {
