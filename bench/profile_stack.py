@@ -3,8 +3,9 @@
 No server, no sockets: each app is built the way ``bench/run.py`` builds it (its
 ``bench_apps`` module, written into a temporary directory), its lifespan is run,
 and each route's request is sent straight into the ASGI callable, many times,
-in alternating passes. What the wire benchmark cannot separate from the server
-and the load generator is left: the main thread's CPU per request over bare.
+round-robin (one request to each app in turn, in passes). What the wire
+benchmark cannot separate from the server and the load generator is left: the
+main thread's CPU per request over bare.
 
 Printed, per route: µs per request (main-thread CPU, ``time.thread_time``; the
 minimum and the median over passes) for bare, and for full and floor over bare;
@@ -161,13 +162,23 @@ async def start_lifespan(app: Any) -> Callable[[], Any]:
     return stop
 
 
-async def timed_pass(app: Any, route: str, item: str | None, requests: int) -> float:
-    """Main-thread CPU µs per request over one pass."""
-    cpu = time.thread_time
-    begin = cpu()
-    for _ in range(requests):
-        await call(app, route, item)
-    return (cpu() - begin) / requests * 1e6
+async def timed_pass(apps: dict[str, Any], route: str, item: str | None, requests: int) -> dict[str, float]:
+    """Main-thread CPU µs per request of each app over one pass.
+
+    Round-robin, one request each in turn (the order rotating), so a change in
+    the machine's load falls on every app alike.
+    """
+    cpu = time.thread_time_ns
+    names = list(apps)
+    spent = dict.fromkeys(names, 0)
+    for index in range(requests):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            app = apps[name]
+            begin = cpu()
+            await call(app, route, item)
+            spent[name] += cpu() - begin
+    return {name: total / requests / 1e3 for name, total in spent.items()}
 
 
 async def counted_calls(app: Any, route: str, item: str | None, requests: int) -> float:
@@ -238,13 +249,11 @@ async def main_async(args: argparse.Namespace, apps_module: Any) -> dict[str, An
             if answer.status not in (200, 201):
                 raise RuntimeError(f"{name} {route} answered {answer.status}")
         for _ in range(args.warmup):  # every app warm before the first timed pass
-            for app in apps.values():
-                await timed_pass(app, route, item, args.requests)
+            await timed_pass(apps, route, item, args.requests)
         samples: dict[str, list[float]] = {name: [] for name in APPS}
-        for index in range(args.passes):
-            order = APPS if index % 2 == 0 else APPS[::-1]
-            for name in order:
-                samples[name].append(await timed_pass(apps[name], route, item, args.requests))
+        for _ in range(args.passes):
+            for name, spent in (await timed_pass(apps, route, item, args.requests)).items():
+                samples[name].append(spent)
         calls = {
             name: await counted_calls(app, route, item, args.count_requests)
             for name, app in apps.items()

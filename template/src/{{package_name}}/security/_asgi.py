@@ -8,6 +8,13 @@ The layers wrap ``send`` in plain functions that return the wrapped ``send``'s
 awaitable (``send`` is any callable returning an awaitable): an ``async def``
 wrapper would add a coroutine, and a level of awaiting, to every message of
 every response, once per layer.
+
+For the same reason a layer with nothing to do once the app has answered (a
+check before it, a ``send`` wrapper) is a plain function returning the app's
+awaitable, not an ``async def``: its frame is gone by the time the app runs.
+Every frame left in a request's coroutine chain is re-entered each time the
+handler resumes from an ``await`` (a database query resumes a dozen times);
+only the layers with work after the app (a ``finally``, an ``except``) keep one.
 """
 
 from __future__ import annotations

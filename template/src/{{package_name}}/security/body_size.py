@@ -29,32 +29,34 @@ class MaxBodySizeMiddleware:
         self.limit = max_body_size
         self.too_large = f"The request body exceeds {max_body_size} bytes."
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function handing the app's awaitable back where nothing is left to
+        # do after it: no frame of ours stays in the request's coroutine chain.
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
 
         length = None
         for name, value in scope["headers"]:
             if name == _CONTENT_LENGTH:
                 if length is not None:  # two: a request-smuggling shape
-                    await send_json_error(send, 400, _MALFORMED, control="body_size")
-                    return
+                    return send_json_error(send, 400, _MALFORMED, control="body_size")
                 length = value
         if length is not None:
             # One plain decimal number only: anything else is a request-smuggling shape.
             if not length.isdigit() or len(length) > 19:
-                await send_json_error(send, 400, _MALFORMED, control="body_size")
-                return
+                return send_json_error(send, 400, _MALFORMED, control="body_size")
             if int(length) > self.limit:
-                await send_json_error(send, 413, self.too_large, control="body_size")
-                return
+                return send_json_error(send, 413, self.too_large, control="body_size")
             # The server enforces the declared framing, so the stream cannot exceed it.
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._counted(scope, receive, send)
 
-        # No declared length: count what the app reads (state in locals, no helper
-        # coroutine: this runs for every request without a body too).
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """No declared length (chunked, HTTP/2): count the bytes as the app reads them.
+
+        Every request without one comes here, GETs too: the count does not trust
+        the server's framing to mean "no body".
+        """
         limit = self.limit
         received = 0
         started = False

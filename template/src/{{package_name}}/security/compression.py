@@ -7,7 +7,7 @@ nothing. This subclass looks at the header first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from starlette.middleware.gzip import GZipMiddleware as StarletteGZipMiddleware
 
@@ -27,8 +27,7 @@ def _accepts_gzip(headers: Iterable[tuple[bytes, bytes]]) -> bool:
 
 
 class GZipMiddleware(StarletteGZipMiddleware):
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:  # type: ignore[override]
         if scope["type"] == "http" and _accepts_gzip(scope["headers"]):
-            await super().__call__(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return super().__call__(scope, receive, send)
+        return self.app(scope, receive, send)

@@ -20,7 +20,7 @@ closing it before it completes (the client sees HTTP 403).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
 
@@ -56,13 +56,11 @@ class CSRFMiddleware:
             origin not in self.allowed and origin != self._own_origin(scope)
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         kind = scope["type"]
         if kind == "websocket":
             if self._cross_site(scope):
-                await send({"type": "websocket.close", "code": 1008})
-                return
+                return send({"type": "websocket.close", "code": 1008})
         elif kind == "http" and scope["method"] not in SAFE_METHODS and self._cross_site(scope):
-            await send_json_error(send, 403, "Cross-site request refused.", control="csrf")
-            return
-        await self.app(scope, receive, send)
+            return send_json_error(send, 403, "Cross-site request refused.", control="csrf")
+        return self.app(scope, receive, send)

@@ -45,17 +45,13 @@ class ExceptionHandlerMiddleware:
         self.app = app
         self.error_format: ErrorFormat = error_format
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        shape = ERROR_FORMAT.set(self.error_format)
-        try:
-            await self._serve(scope, receive, send)
-        finally:
-            ERROR_FORMAT.reset(shape)
+            return self.app(scope, receive, send)
+        return self._serve(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # One coroutine frame: each frame in the chain is re-entered at every await below.
         started = False
         complete = False
 
@@ -68,6 +64,7 @@ class ExceptionHandlerMiddleware:
                 complete = True
             return send(message)
 
+        shape = ERROR_FORMAT.set(self.error_format)
         try:
             await self.app(scope, receive, tracking_send)
         except ErrorResponse as error:
@@ -80,3 +77,5 @@ class ExceptionHandlerMiddleware:
                 await send_json_error(send, 500)
             elif not complete:
                 raise
+        finally:
+            ERROR_FORMAT.reset(shape)

@@ -114,10 +114,9 @@ class SecurityHeadersMiddleware:
                 merged.append((name, value))
         return merged
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         extra = self.tls if scope.get("scheme") == "https" else self.plain
         noticed = self.noticed
 
@@ -134,4 +133,4 @@ class SecurityHeadersMiddleware:
                     message["headers"] = [*headers, *extra]
             return send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        return self.app(scope, receive, send_with_headers)

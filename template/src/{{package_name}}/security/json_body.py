@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from ._asgi import ASGIApp, Message, Receive, Scope, Send, send_json_error
@@ -157,15 +157,25 @@ class JsonBodyMiddleware:
         self.routes = RouteTable(routes)
         self.max_depth = max_depth
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         declared = self.routes.match(scope["method"], scope["path"]) is not None
         sent_as = None if not declared and scope["method"] in _NO_BODY else media_type(scope)
         if not declared and (sent_as is None or not is_json(sent_as[0])):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._checked(scope, receive, send, declared=declared, sent_as=sent_as)
+
+    async def _checked(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        declared: bool,
+        sent_as: tuple[str, bool] | None,
+    ) -> None:
+        """Read the whole body, refuse it or hand it to the app."""
         # The body is read whole even when its media type is wrong: a server closing
         # a connection with unread bytes resets it, and the client may lose the 415.
         chunks: list[bytes] = []

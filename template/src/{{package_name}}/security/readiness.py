@@ -137,17 +137,21 @@ class ReadinessMiddleware:
         self.paths = frozenset(paths)
         self.marker = marker  # the supervisor's drain marker; None when run without one
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] == "http" and scope["path"] in self.paths:
-            if draining(self.marker):
-                await send_json_error(send, 503, "Not ready: shutting down.", _NO_STORE)
-                return
-            if failed := await self.readiness.failures():
-                detail = "Not ready: " + ", ".join(f"{name} is unreachable" for name in failed)
-                await send_json_error(send, 503, detail + ".", _NO_STORE)
-                return
-        elif scope["type"] == "lifespan":
+            return self._ready(scope, receive, send)
+        if scope["type"] == "lifespan":
             receive = self._probing_at_startup(receive)
+        return self.app(scope, receive, send)
+
+    async def _ready(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if draining(self.marker):
+            await send_json_error(send, 503, "Not ready: shutting down.", _NO_STORE)
+            return
+        if failed := await self.readiness.failures():
+            detail = "Not ready: " + ", ".join(f"{name} is unreachable" for name in failed)
+            await send_json_error(send, 503, detail + ".", _NO_STORE)
+            return
         await self.app(scope, receive, send)
 
     def _probing_at_startup(self, receive: Receive) -> Receive:

@@ -7,7 +7,7 @@ uses) and it can redirect to ``www.``, which an API must not do on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from ._asgi import ASGIApp, Receive, Scope, Send, send_json_error
 
@@ -49,10 +49,11 @@ class TrustedHostMiddleware:
             self.known.add(raw)
         return True
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function handing the app's awaitable back: no frame of ours stays
+        # in the request's coroutine chain (see _asgi.py).
         if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         host = None
         for name, value in scope["headers"]:
             if name == _HOST:
@@ -61,9 +62,7 @@ class TrustedHostMiddleware:
                     break
                 host = value
         if host is not None and (host in self.known or self._allows(host)):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await send_json_error(send, 400, "Invalid host header.", control="host")
+            return send({"type": "websocket.close", "code": 1008})
+        return send_json_error(send, 400, "Invalid host header.", control="host")
