@@ -226,6 +226,17 @@ def test_values_with_a_trigger_word_but_no_secret_are_clean_once_checked() -> No
         assert not redactor.known_clean({"note": secret}), secret
 
 
+def test_hex_ids_are_clean_unless_a_configured_hex_secret_is_in_them() -> None:
+    """Request and trace ids are new on every line: checked without the trigger scan."""
+    hex_secret = "0123456789abcdef0123"
+    redactor = Redactor(["configured-value-123", hex_secret])
+    assert redactor.known_clean({"request_id": "9f" * 16})
+    assert not redactor.known_clean({"request_id": f"ab{hex_secret}cd"})
+    line = redactor.scrub_line(f'{{"request_id":"ab{hex_secret}cd"}}'.encode())
+    assert hex_secret.encode() not in line
+    assert Redactor(["configured-value-123"]).known_clean({"request_id": f"ab{hex_secret}"})
+
+
 def test_remembered_clean_strings_stay_bounded() -> None:
     redactor = Redactor()
     for number in range(10_000):

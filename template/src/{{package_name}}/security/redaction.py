@@ -107,6 +107,10 @@ _TRIGGERS = re.compile(_TRIGGER_WORDS.encode())
 _TEXT_TRIGGERS = re.compile(_TRIGGER_WORDS)
 _RAW_LINE_BREAKS = re.compile("[\u2028\u2029\x80-\x9f]")
 _SCALARS = frozenset({int, float, bool, type(None), datetime})  # cannot hold a secret
+# Lower-case hex (request ids, trace ids, digests): no trigger word is spelled in
+# these letters and no line break is among them, so only a configured secret that
+# is itself hex could be in one. Such strings are new on almost every line.
+_HEX = re.compile("[0-9a-f]+")
 _CLEAN_CACHE_SIZE = 4096  # distinct clean strings remembered (cleared when full)
 _CLEAN_MAX_LENGTH = 256  # longer strings are not remembered
 
@@ -145,6 +149,8 @@ class Redactor:
         self._literals = tuple(_json_escaped(value) for value in literals)
         # One expression for all of them: a request id is checked per line, so this is hot.
         self._text_literal = re.compile("|".join(map(re.escape, literals))) if literals else None
+        hex_literals = [value for value in literals if _HEX.fullmatch(value)]
+        self._hex_literal = re.compile("|".join(hex_literals)) if hex_literals else None
         self._clean: dict[str, None] = {}  # strings known clean
         self._names: dict[str, None] = {}  # names known clean and not sensitive
 
@@ -183,6 +189,8 @@ class Redactor:
         return True
 
     def _remember_if_clean(self, text: str) -> bool:
+        if _HEX.fullmatch(text) is not None:  # checked, not remembered: ids do not recur
+            return self._hex_literal is None or self._hex_literal.search(text) is None
         if not self._is_clean(text) and not self._renders_unchanged(text):
             return False
         if len(text) <= _CLEAN_MAX_LENGTH:
