@@ -57,7 +57,7 @@ def reexec_in(project: Path) -> None:
         wire.uv_sync(project)
     if Path(sys.prefix).resolve() != (project / ".venv").resolve():
         env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-        os.execve(str(python), [str(python), __file__, *sys.argv[1:]], env)
+        os.execve(str(python), [str(python), __file__, *sys.argv[1:]], env)  # noqa: S606 - no shell wanted
 
 
 def prepare(project: Path, scratch: Path) -> Any:
@@ -162,7 +162,9 @@ async def start_lifespan(app: Any) -> Callable[[], Any]:
     return stop
 
 
-async def timed_pass(apps: dict[str, Any], route: str, item: str | None, requests: int) -> dict[str, float]:
+async def timed_pass(
+    apps: dict[str, Any], route: str, item: str | None, requests: int
+) -> dict[str, float]:
     """Main-thread CPU µs per request of each app over one pass.
 
     Round-robin, one request each in turn (the order rotating), so a change in
@@ -229,8 +231,8 @@ def print_profile(route: str, tables: dict[str, dict[str, tuple[float, float]]],
     rows.sort(reverse=True)
     print(f"\n-- {route}: cProfile self time, full minus bare (µs/request, profiled) --")
     print(f"{'Δµs':>7} {'Δcalls':>7} {'full':>7} {'bare':>7}  function")
-    for delta, dcalls, f, b, key in rows[:top]:
-        print(f"{delta:7.2f} {dcalls:7.1f} {f:7.2f} {b:7.2f}  {key}")
+    for delta, dcalls, self_full, self_bare, key in rows[:top]:
+        print(f"{delta:7.2f} {dcalls:7.1f} {self_full:7.2f} {self_bare:7.2f}  {key}")
     total = sum(r[0] for r in rows)
     print(f"{total:7.2f} {'':7} {'':7} {'':7}  (all functions)")
 
@@ -272,7 +274,7 @@ async def main_async(args: argparse.Namespace, apps_module: Any) -> dict[str, An
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     print(
-        f"µs per request, main-thread CPU, {args.passes} passes × {args.requests} requests "
+        f"µs per request, main-thread CPU, {args.passes} passes x {args.requests} requests "
         f"(min | median over passes); calls = Python function calls per request"
     )
     header = (
