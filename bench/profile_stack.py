@@ -12,7 +12,11 @@ minimum and the median over passes) for bare, and for full and floor over bare;
 and the number of Python function calls per request over bare (``sys.setprofile``
 counting, the same on every run: a noise-free measure of work done). With
 ``--profile``, cProfile's per-function self time and calls per request for full
-and for bare, and the functions where full spends most over bare.
+and for bare, and the functions where full spends most over bare (cProfile
+counts each re-entry of a suspended coroutine frame as a call, and on 3.12+ its
+wall-clock times include other threads: read it with care). With ``--cold``,
+untimed work runs before each request to push the caches out, as a server's
+other work does: hot loops flatter code spread over many modules.
 
 Run it with the rendered project's interpreter (the script re-runs itself with
 ``PROJECT/.venv/bin/python`` when started with another one)::
@@ -20,6 +24,7 @@ Run it with the rendered project's interpreter (the script re-runs itself with
     /work/wt/render.sh default /tmp/perf-default .      # or: copier copy, uv sync
     python bench/profile_stack.py --project /tmp/perf-default
     python bench/profile_stack.py --project /tmp/perf-default --profile --routes read
+    python bench/profile_stack.py --project /tmp/perf-default --cold --routes health
 
 This is a measurement, not a test: it reports and never fails on a slow result.
 """
@@ -162,13 +167,35 @@ async def start_lifespan(app: Any) -> Callable[[], Any]:
     return stop
 
 
+class Thrasher:
+    """Untimed work between requests that pushes the stack's code and data out of the caches.
+
+    In a server, a request's layers run after the framework's, the database
+    driver's and other requests' code: rarely hot. 16 MiB scanned, plus a JSON
+    round trip of a large document (other code through the instruction cache).
+    """
+
+    def __init__(self) -> None:
+        self.junk = os.urandom(16 << 20)
+        self.document = [{f"k{i}": [i, str(i), {"x": i * 1.5}]} for i in range(3000)]
+
+    def __call__(self) -> None:
+        self.junk.count(b"\x00\x01\x02")
+        json.loads(json.dumps(self.document))
+
+
 async def timed_pass(
-    apps: dict[str, Any], route: str, item: str | None, requests: int
+    apps: dict[str, Any],
+    route: str,
+    item: str | None,
+    requests: int,
+    between: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Main-thread CPU µs per request of each app over one pass.
 
     Round-robin, one request each in turn (the order rotating), so a change in
-    the machine's load falls on every app alike.
+    the machine's load falls on every app alike. ``between`` runs, untimed,
+    before each request (``--cold``).
     """
     cpu = time.thread_time_ns
     names = list(apps)
@@ -177,6 +204,8 @@ async def timed_pass(
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
             app = apps[name]
+            if between is not None:
+                between()
             begin = cpu()
             await call(app, route, item)
             spent[name] += cpu() - begin
@@ -240,6 +269,7 @@ def print_profile(route: str, tables: dict[str, dict[str, tuple[float, float]]],
 async def main_async(args: argparse.Namespace, apps_module: Any) -> dict[str, Any]:
     apps = {name: getattr(apps_module, name)() for name in APPS}
     stops = [await start_lifespan(app) for app in apps.values()]
+    between = Thrasher() if args.cold else None
     created = await call(apps["full"], "create", None)
     if created.status != 201:
         raise RuntimeError(f"create answered {created.status}: {b''.join(created.chunks)!r}")
@@ -251,10 +281,11 @@ async def main_async(args: argparse.Namespace, apps_module: Any) -> dict[str, An
             if answer.status not in (200, 201):
                 raise RuntimeError(f"{name} {route} answered {answer.status}")
         for _ in range(args.warmup):  # every app warm before the first timed pass
-            await timed_pass(apps, route, item, args.requests)
+            await timed_pass(apps, route, item, args.requests, between)
         samples: dict[str, list[float]] = {name: [] for name in APPS}
         for _ in range(args.passes):
-            for name, spent in (await timed_pass(apps, route, item, args.requests)).items():
+            timed = await timed_pass(apps, route, item, args.requests, between)
+            for name, spent in timed.items():
                 samples[name].append(spent)
         calls = {
             name: await counted_calls(app, route, item, args.count_requests)
@@ -311,6 +342,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="untimed passes per app")
     parser.add_argument("--count-requests", type=int, default=200, help="for call counting")
     parser.add_argument("--profile", action="store_true", help="cProfile full vs bare")
+    parser.add_argument(
+        "--cold", action="store_true", help="push the caches out before each timed request"
+    )
     parser.add_argument("--top", type=int, default=40, help="profile rows shown")
     parser.add_argument("--json", type=Path, help="write the raw figures here")
     args = parser.parse_args()
