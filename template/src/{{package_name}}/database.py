@@ -63,19 +63,27 @@ def _sqlite_pragmas(connection: Any, _: Any) -> None:
 def make_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     """An engine for DATABASE_URL with the bounds above (``pooled=False``: one connection per use).
 
-    SQLite is never pooled: a connection is a file opened in a thread, and closing it
-    lets the next one see a consistent file. ``DATABASE_POOL_SIZE=0`` turns the pool
-    off for PostgreSQL too (behind PgBouncer, which pools already).
+    SQLite is pooled too: a new aiosqlite connection is a thread started, a file
+    opened and the PRAGMAs run, several times what the query costs. WAL lets the
+    pool's readers run beside its one writer, and a connection is returned with no
+    transaction open, so the next user sees every commit. ``DATABASE_POOL_SIZE=0``
+    turns the pool off (for PostgreSQL behind PgBouncer, which pools already).
     """
     url = make_url(settings.database_url.get_secret_value())
     statement_timeout = settings.database_statement_timeout
+    pool: dict[str, Any] = {"poolclass": NullPool}
+    if pooled and settings.database_pool_size > 0:
+        pool = {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+            "pool_timeout": settings.database_pool_timeout,
+        }
     if is_sqlite(url.render_as_string(hide_password=False)):
         path = sqlite_path(url.render_as_string(hide_password=False))
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # ``timeout``: how long a writer waits for another one (SQLite's busy timeout).
-        engine = create_async_engine(
-            url, poolclass=NullPool, connect_args={"timeout": statement_timeout}
-        )
+        # No pre-ping: a file does not restart under a connection.
+        engine = create_async_engine(url, connect_args={"timeout": statement_timeout}, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     mode = tls_mode(url.render_as_string(hide_password=False))
@@ -90,16 +98,9 @@ def make_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     if mode is not None:
         connect_args["ssl"] = mode
     url = url.difference_update_query(["sslmode", "ssl"])
-    if not pooled or settings.database_pool_size == 0:
-        return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
-    return create_async_engine(
-        url,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        pool_timeout=settings.database_pool_timeout,
-        pool_pre_ping=True,
-        connect_args=connect_args,
-    )
+    if "pool_size" in pool:
+        pool["pool_pre_ping"] = True  # a restarted server's dead connections are replaced
+    return create_async_engine(url, connect_args=connect_args, **pool)
 
 
 class Database:
