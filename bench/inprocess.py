@@ -42,6 +42,29 @@ print = functools.partial(print, file=sys.stderr, flush=True)  # stdout: the acc
 API_KEY, ITEMS_PATH, BODY = sys.argv[1], sys.argv[2], sys.argv[3].encode()
 APPS, ROUTES = sys.argv[4].split(","), sys.argv[5].split(",")
 PASSES, REQUESTS, PROFILE, TOP = int(sys.argv[6]), int(sys.argv[7]), sys.argv[8], int(sys.argv[9])
+DIFF = sys.argv[10]  # "full-bare": the functions whose calls per request differ most
+PACKAGE, STUB = sys.argv[11], sys.argv[12] == "stub"
+if STUB:  # the repository answers from memory without awaiting: what the database adds
+    import importlib, uuid
+    repository = importlib.import_module(f"{PACKAGE}.repository")
+    Item = importlib.import_module(f"{PACKAGE}.schemas").Item
+
+    async def get(self, item_id):
+        return Item(id=item_id, name="bench item", quantity=3, tags=["bench", "a-b"])
+
+    async def add(self, data):
+        tags = list(data.tags)
+        return Item(id=uuid.uuid4().hex, name=data.name, quantity=data.quantity, tags=tags)
+
+    repository.ItemRepository.get, repository.ItemRepository.add = get, add
+
+
+def per_function(stats):
+    # (file:line(function)) -> (calls per request, own seconds per request)
+    return {
+        f"{path.split('site-packages/')[-1]}:{line}({name})": (row[1] / REQUESTS, row[2] / REQUESTS)
+        for (path, line, name), row in stats.stats.items()
+    }
 
 
 async def lifespan(app):
@@ -59,7 +82,8 @@ async def lifespan(app):
         if message["type"].startswith("lifespan.shutdown"):
             stop.set()
 
-    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send))
+    lifespan_scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(lifespan_scope, receive, send))
     await asyncio.wait_for(started.wait(), 30)
 
     async def shutdown():
@@ -76,7 +100,8 @@ def scope(method, path, body_len):
     headers = [(b"host", b"127.0.0.1"), (b"x-api-key", API_KEY.encode()),
                (b"user-agent", b"bench"), (b"accept", b"*/*")]
     if method == "POST":
-        headers += [(b"content-type", b"application/json"), (b"content-length", str(body_len).encode())]
+        length = str(body_len).encode()
+        headers += [(b"content-type", b"application/json"), (b"content-length", length)]
     return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
             "root_path": "", "headers": headers, "client": ("127.0.0.1", 40000),
@@ -124,7 +149,9 @@ async def main():
                     await call(app, *request)
                 samples[name, route][0].append((time.thread_time() - cpu) / REQUESTS * 1e6)
                 samples[name, route][1].append((time.perf_counter() - wall) / REQUESTS * 1e6)
-    print(f"{'route':<8} {'app':<6} {'CPU µs/req':>11} {'over bare':>10} {'wall µs/req':>12} {'calls/req':>10}")
+    tables = {}
+    print(f"{'route':<8} {'app':<6} {'CPU µs/req':>11} {'over bare':>10} {'wall µs/req':>12}",
+          f"{'calls/req':>10}")
     for route in ROUTES:
         base = statistics.median(samples["bare", route][0])
         for name in APPS:
@@ -137,7 +164,9 @@ async def main():
             profiler.disable()
             stats = pstats.Stats(profiler)
             calls = stats.total_calls / REQUESTS
-            print(f"{route:<8} {name:<6} {cpu:>11.0f} {cpu - base:>+10.0f} {wall:>12.0f} {calls:>10.0f}")
+            tables[name, route] = per_function(stats)
+            print(f"{route:<8} {name:<6} {cpu:>11.0f} {cpu - base:>+10.0f} {wall:>12.0f}",
+                  f"{calls:>10.0f}")
             if PROFILE in (name, "all"):
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(TOP)
@@ -145,6 +174,19 @@ async def main():
                 pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(TOP)
                 print(f"--- profile: {name} {route} ({REQUESTS} requests) ---")
                 print(out.getvalue())
+    if DIFF:
+        this, base = DIFF.split("-")
+        for route in ROUTES:
+            a, b = tables[this, route], tables[base, route]
+            rows = []
+            for k in set(a) | set(b):
+                (a_calls, a_own), (b_calls, b_own) = a.get(k, (0, 0)), b.get(k, (0, 0))
+                rows.append((a_calls - b_calls, a_own - b_own, k))
+            rows.sort(key=lambda row: -abs(row[0]))
+            print(f"--- {route}: calls per request, {this} minus {base} (own µs/req) ---")
+            for calls, own, key in rows[:TOP]:
+                if calls:
+                    print(f"{calls:>+8.2f} {own * 1e6:>+8.1f}  {key}")
     for close in closers:
         await close()
 
@@ -163,6 +205,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=300, help="per app, route and pass")
     parser.add_argument("--profile", default="", help="an app (or 'all') to print cProfile for")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--stub-repository", action="store_true", help="no database: the repository answers at once"
+    )
+    parser.add_argument("--diff", default="", help="e.g. full-bare: calls per request that differ")
     return parser.parse_args(argv)
 
 
@@ -181,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(migrate, cwd=root, env=env, check=True, capture_output=True, timeout=120)
         command = [str(python), "-c", INNER, API_KEY, ITEMS_PATH, ITEM_BODY, args.apps]
         command += [args.routes, str(args.passes), str(args.requests), args.profile, str(args.top)]
+        command += [args.diff, factories.package, "stub" if args.stub_repository else "db"]
         done = subprocess.run(
             command, cwd=root, env=env, check=False, timeout=1800, stdout=subprocess.DEVNULL
         )

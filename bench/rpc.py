@@ -1,7 +1,9 @@
 """Benchmark: what the gRPC face's security interceptor costs per unary call.
 
 Renders a variant with ``grpc=true`` (or takes ``--project DIR``) and serves the
-example API's servicer (``rpc/service.py``, one item in its store) two ways, one
+example API's servicer (``rpc/service.py``, its items through the service's
+repository on a migrated database: a SQLite file, or with ``--database postgresql``
+a PostgreSQL server started on 127.0.0.1, as bench/run.py makes them) two ways, one
 at a time, on 127.0.0.1:
 
 - **bare**: ``grpc.aio.server()`` with the servicer's handlers and nothing else;
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from databases import DATABASES, DatabaseError, PostgresServer, sqlite_url
 from run import (
     HOST,
     BenchError,
@@ -55,6 +58,7 @@ from run import (
     uv_sync,
     venv_python,
 )
+from run import migrate as migrate_database
 
 START_TIMEOUT = 60.0  # seconds for a server to write its ready file
 CLIENT_GRACE = 60.0  # seconds the client may run past its warm-up and duration
@@ -78,7 +82,8 @@ settings_module = importlib.import_module(f"{package}.settings")
 logs = importlib.import_module(f"{package}.logs")
 service = importlib.import_module(f"{package}.rpc.service")
 rpc_server = importlib.import_module(f"{package}.rpc.server")
-store_module = importlib.import_module(f"{package}.store")
+database_module = importlib.import_module(f"{package}.database")
+repository_module = importlib.import_module(f"{package}.repository")
 schemas = importlib.import_module(f"{package}.schemas")
 
 
@@ -147,9 +152,11 @@ class Reference(grpc.aio.ServerInterceptor):
 async def main() -> None:
     settings = settings_module.Settings(grpc_port=port)
     logs.configure_logging(settings)  # both modes: start-up differs only in the server
-    store = store_module.ItemStore()
-    item = store.add(schemas.ItemIn(name="widget", quantity=3, tags=["bench"]))
-    handlers = [service.handlers(store)]
+    # The items on the migrated database bench/rpc.py made (DATABASE_URL), as the service's.
+    database = database_module.Database(settings)
+    items = repository_module.ItemRepository(database)
+    item = await items.add(schemas.ItemIn(name="widget", quantity=3, tags=["bench"]))
+    handlers = [service.handlers(settings, items)]
     if mode == "full":
         full = rpc_server.build_server(settings, handlers)
         await full.start()
@@ -171,6 +178,7 @@ async def main() -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     await stopping.wait()
     await stop(0)
+    await database.aclose()
 
 
 asyncio.run(main())
@@ -419,6 +427,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also serve the bare server behind a one-line-per-call reference interceptor, "
         "and behind the same interceptor writing nothing: the floor any interceptor pays",
     )
+    parser.add_argument(
+        "--database",
+        choices=DATABASES,
+        default="sqlite",
+        help="where the items are: a SQLite file (default) or a PostgreSQL server started here",
+    )
     parser.add_argument("--json", type=Path, help="write the samples and medians to this file")
     args = parser.parse_args(argv)
     for name in ("rounds", "concurrency"):
@@ -433,12 +447,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def prepare(args: argparse.Namespace, scratch: Path) -> tuple[Project, str]:
-    """Render with gRPC on and install (or take --project); the package's name."""
+def prepare(
+    args: argparse.Namespace, scratch: Path, postgres: PostgresServer | None
+) -> tuple[Project, str]:
+    """Render with gRPC on and install (or take --project); a migrated database; the package."""
     if args.project is not None:
         root = args.project.resolve()
     else:
-        answers = {"grpc": "true", **dict(item.split("=", 1) for item in args.data)}
+        answers = {"grpc": "true", "database": args.database}
+        answers.update(dict(item.split("=", 1) for item in args.data))
         print(f"rendering {answers}; uv sync ...", file=sys.stderr)
         root = render(scratch / "service", scratch, answers)
         uv_sync(root)
@@ -447,23 +464,38 @@ def prepare(args: argparse.Namespace, scratch: Path) -> tuple[Project, str]:
         raise BenchError(f"{root} has no gRPC server: render it with grpc=true")
     apps_dir = scratch / "apps"  # nothing to put there: Project wants one for PYTHONPATH
     apps_dir.mkdir()
-    return Project(root, venv_python(root), apps_dir), package.name
+    if postgres is None:
+        directory = scratch / "database"
+        directory.mkdir(mode=0o700)
+        url = sqlite_url(directory)
+    else:
+        url = postgres.create_database("bench_rpc")
+    project = Project(root, venv_python(root), apps_dir, url)
+    migrate_database(project, package.name)  # as a deployment does before serving
+    return project, package.name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     load = Load(args.method, args.concurrency, args.duration, args.warmup)
+    postgres = PostgresServer() if args.database == "postgresql" else None
     try:
         with tempfile.TemporaryDirectory(prefix="bulwark-rpc-") as scratch:
-            project, package = prepare(args, Path(scratch))
+            if postgres is not None:
+                print(f"starting PostgreSQL on 127.0.0.1:{postgres.port} ...", file=sys.stderr)
+                postgres.start()
+            project, package = prepare(args, Path(scratch), postgres)
             modes = ("bare", "full", *(REFERENCES if args.reference else ()))
             samples, clients = run_rounds(project, package, args.rounds, load, modes)
-    except BenchError as error:
+    except (BenchError, DatabaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    finally:
+        if postgres is not None:
+            postgres.stop()
     print(
         f"\n{args.rounds} rounds x {args.duration:g}s, {args.concurrency} calls in flight, "
-        f"unary {args.method} on {HOST}, API key, access log to /dev/null\n"
+        f"unary {args.method} on {HOST}, API key, {args.database}, access log to /dev/null\n"
     )
     print_stack_report(samples, sys.stdout)
     if args.reference:
