@@ -3,8 +3,9 @@
 Bounded everywhere, so that a slow or absent database is a quick 503 and never a
 hang: a pool of ``DATABASE_POOL_SIZE`` (+ ``DATABASE_MAX_OVERFLOW``) connections,
 ``DATABASE_POOL_TIMEOUT`` to get one (and to connect), ``DATABASE_STATEMENT_TIMEOUT``
-per statement. Connections are checked before use, so a restarted database is
-reconnected to rather than answered with the dead connection's error.
+per statement. SQLite is pooled too (WAL: readers beside the writer). PostgreSQL
+connections are checked before use (a round trip per checkout), so a restarted
+server is reconnected to rather than answered with the dead connection's error.
 """
 
 from __future__ import annotations
