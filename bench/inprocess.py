@@ -1,11 +1,13 @@
 """Benchmark: what one item request costs the app itself, in-process (no server, no network).
 
 Drives bench/run.py's apps (bare, full, floor) with ASGI scopes in one event loop,
-one request at a time, on a migrated database: main-thread CPU (``thread_time``)
-and wall time per request, in passes that alternate the apps (medians over
-passes), then each app under cProfile: Python function calls per request (free
-of noise) and where the time goes. No server, so a server's own costs (a
-``write(2)`` handing the GIL to its threads) are not here: bench/run.py has them.
+one request at a time (or ``--concurrency N``) on a migrated database: main-thread
+CPU (``thread_time``) and wall time per request, in passes that alternate the apps
+(medians over passes), then each app under cProfile: Python function calls per
+request (free of noise) and where the time goes. No server, so a server's own
+costs (a ``write(2)`` handing the GIL to its threads) are not here: bench/run.py
+has them. ``--stub-repository`` answers from memory (what the database adds);
+``--diff full-bare`` lists the functions whose calls per request differ.
 
     uv run python bench/inprocess.py --project DIR                  # a rendered project
     uv run python bench/inprocess.py --project DIR --database-url postgresql+asyncpg://...
@@ -43,7 +45,7 @@ API_KEY, ITEMS_PATH, BODY = sys.argv[1], sys.argv[2], sys.argv[3].encode()
 APPS, ROUTES = sys.argv[4].split(","), sys.argv[5].split(",")
 PASSES, REQUESTS, PROFILE, TOP = int(sys.argv[6]), int(sys.argv[7]), sys.argv[8], int(sys.argv[9])
 DIFF = sys.argv[10]  # "full-bare": the functions whose calls per request differ most
-PACKAGE, STUB = sys.argv[11], sys.argv[12] == "stub"
+PACKAGE, STUB, CONCURRENCY = sys.argv[11], sys.argv[12] == "stub", int(sys.argv[13])
 if STUB:  # the repository answers from memory without awaiting: what the database adds
     import importlib, uuid
     repository = importlib.import_module(f"{PACKAGE}.repository")
@@ -124,6 +126,16 @@ async def call(app, method, path, body=b""):
     return status[0], b"".join(chunks)
 
 
+async def load(app, request):
+    # REQUESTS requests, CONCURRENCY at a time (each worker's one after the other).
+    async def worker(count):
+        for _ in range(count):
+            await call(app, *request)
+
+    share, extra = divmod(REQUESTS, CONCURRENCY)
+    await asyncio.gather(*(worker(share + (i < extra)) for i in range(CONCURRENCY)))
+
+
 async def main():
     apps, closers = {}, []
     for name in APPS:
@@ -145,8 +157,7 @@ async def main():
             for name in order:
                 app, request = apps[name], requests[route]
                 cpu, wall = time.thread_time(), time.perf_counter()
-                for _ in range(REQUESTS):
-                    await call(app, *request)
+                await load(app, request)
                 samples[name, route][0].append((time.thread_time() - cpu) / REQUESTS * 1e6)
                 samples[name, route][1].append((time.perf_counter() - wall) / REQUESTS * 1e6)
     tables = {}
@@ -159,8 +170,7 @@ async def main():
             wall = statistics.median(samples[name, route][1])
             profiler = cProfile.Profile()
             profiler.enable()
-            for _ in range(REQUESTS):
-                await call(apps[name], *requests[route])
+            await load(apps[name], requests[route])
             profiler.disable()
             stats = pstats.Stats(profiler)
             calls = stats.total_calls / REQUESTS
@@ -202,6 +212,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--apps", default="bare,full,floor")
     parser.add_argument("--routes", default="read,create")
     parser.add_argument("--passes", type=int, default=7)
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at once")
     parser.add_argument("--requests", type=int, default=300, help="per app, route and pass")
     parser.add_argument("--profile", default="", help="an app (or 'all') to print cProfile for")
     parser.add_argument("--top", type=int, default=30)
@@ -228,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [str(python), "-c", INNER, API_KEY, ITEMS_PATH, ITEM_BODY, args.apps]
         command += [args.routes, str(args.passes), str(args.requests), args.profile, str(args.top)]
         command += [args.diff, factories.package, "stub" if args.stub_repository else "db"]
+        command.append(str(args.concurrency))
         done = subprocess.run(
             command, cwd=root, env=env, check=False, timeout=1800, stdout=subprocess.DEVNULL
         )
