@@ -19,12 +19,7 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from . import DISTRIBUTION
@@ -105,28 +100,28 @@ def make_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
 
 
 class Database:
-    """The app's engine and sessions. Made lazily: building an app opens no connection."""
+    """The app's engine. Made lazily: building an app opens no connection."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._engine: AsyncEngine | None = None
-        self._sessions: async_sessionmaker[AsyncSession] | None = None
 
     @property
     def engine(self) -> AsyncEngine:
         if self._engine is None:
             self._engine = make_engine(self.settings)
-            self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         return self._engine
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session; the database's failures to answer become :class:`DatabaseUnavailableError`."""
-        try:
-            _ = self.engine  # made here: a SQLite directory it cannot create is unavailable too
-            assert self._sessions is not None  # noqa: S101 - set with the engine
-            async with self._sessions() as session:
-                yield session
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection (SQLAlchemy Core: no session, no ORM identity map, per call).
+
+        Its failures to answer become :class:`DatabaseUnavailableError`; an open
+        transaction is rolled back when it goes back to the pool.
+        """
+        try:  # the engine made here: a SQLite directory it cannot create is unavailable too
+            async with self.engine.connect() as connection:
+                yield connection
         except UNAVAILABLE_ERRORS as error:
             kind = error_kind(error)
             structlog.get_logger().bind(logger=__name__).warning(
@@ -138,7 +133,7 @@ class Database:
         """Close the pool (at shutdown): the database sees the connections end, not vanish."""
         if self._engine is not None:
             await self._engine.dispose()
-            self._engine = self._sessions = None
+            self._engine = None
 
     @asynccontextmanager
     async def lifespan(self, _: object) -> AsyncIterator[None]:
