@@ -10,7 +10,7 @@ has them. ``--stub-repository`` answers from memory (what the database adds);
 ``--diff full-bare`` lists the functions whose calls per request differ.
 
     uv run python bench/inprocess.py --project DIR                  # a rendered project
-    uv run python bench/inprocess.py --project DIR --database-url postgresql+asyncpg://...
+    uv run python bench/inprocess.py --project DIR --database postgresql   # a PostgreSQL variant
     uv run python bench/inprocess.py --project DIR --profile full --top 40
 """
 
@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from databases import sqlite_url
+from databases import DATABASES, DatabaseError, PostgresServer, sqlite_url
 from run import (
     API_KEY,
     ITEM_BODY,
@@ -208,7 +208,12 @@ asyncio.run(main())
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, required=True, help="a rendered, synced project")
-    parser.add_argument("--database-url", help="a migrated database (default: a new SQLite file)")
+    parser.add_argument(
+        "--database",
+        choices=DATABASES,
+        default="sqlite",
+        help="a new SQLite file (default), or a PostgreSQL server started here (as run.py's)",
+    )
     parser.add_argument("--apps", default="bare,full,floor")
     parser.add_argument("--routes", default="read,create")
     parser.add_argument("--passes", type=int, default=7)
@@ -228,26 +233,34 @@ def main(argv: list[str] | None = None) -> int:
     root = args.project.resolve()
     python = venv_python(root)
     factories = find_factories(root)
+    postgres = PostgresServer() if args.database == "postgresql" else None
     with tempfile.TemporaryDirectory(prefix="bulwark-inprocess-") as scratch:
         apps_dir = Path(scratch)
         write_bench_module(apps_dir, factories)
         env = {**os.environ, **SERVER_ENV, "PYTHONPATH": str(apps_dir)}
-        env["DATABASE_URL"] = args.database_url or sqlite_url(apps_dir)
-        if args.database_url is None:
+        try:
+            if postgres is not None:
+                postgres.start()
+                env["DATABASE_URL"] = postgres.create_database("bench_inprocess")
+            else:
+                env["DATABASE_URL"] = sqlite_url(apps_dir)
             migrate = [str(python), "-m", f"{factories.package}.migrate"]
             subprocess.run(migrate, cwd=root, env=env, check=True, capture_output=True, timeout=120)
-        command = [str(python), "-c", INNER, API_KEY, ITEMS_PATH, ITEM_BODY, args.apps]
-        command += [args.routes, str(args.passes), str(args.requests), args.profile, str(args.top)]
-        command += [args.diff, factories.package, "stub" if args.stub_repository else "db"]
-        command.append(str(args.concurrency))
-        done = subprocess.run(
-            command, cwd=root, env=env, check=False, timeout=1800, stdout=subprocess.DEVNULL
-        )
+            command = [str(python), "-c", INNER, API_KEY, ITEMS_PATH, ITEM_BODY, args.apps]
+            command += [args.routes, str(args.passes), str(args.requests), args.profile]
+            command += [str(args.top), args.diff, factories.package]
+            command += ["stub" if args.stub_repository else "db", str(args.concurrency)]
+            done = subprocess.run(
+                command, cwd=root, env=env, check=False, timeout=1800, stdout=subprocess.DEVNULL
+            )
+        finally:
+            if postgres is not None:
+                postgres.stop()
     return done.returncode
 
 
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except BenchError as error:
+    except (BenchError, DatabaseError) as error:
         sys.exit(f"bench: {error}")
