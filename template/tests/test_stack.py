@@ -31,6 +31,7 @@ def test_full_order(make_settings: SettingsFactory) -> None:
         "ExceptionHandlerMiddleware",
         "GZipMiddleware",
         "TrustedHostMiddleware",
+        "LivenessShortcut",
         "TimeoutMiddleware",
         "MaxBodySizeMiddleware",
         "ReadinessMiddleware",

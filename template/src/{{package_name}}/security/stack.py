@@ -31,6 +31,7 @@ from .errors import ExceptionHandlerMiddleware
 from .headers import SecurityHeadersMiddleware
 from .json_body import JsonBodyMiddleware
 from .limiter import Probed, RateLimiter
+from .probes import LivenessShortcut
 from .rate_limit import RateLimitMiddleware
 from .readiness import Dependency, Readiness, ReadinessMiddleware
 from .redaction import Redactor
@@ -49,6 +50,8 @@ __all__ = ["apply_security", "build_rate_limiter", "build_readiness", "security_
 _PACKAGE = __name__.partition(".")[0]
 CORS_METHODS = ("GET", "POST", "OPTIONS")
 CORS_HEADERS = ("Content-Type", "Authorization", "X-Request-ID")
+# The health paths that are not readiness probes: answered whatever the dependencies say.
+LIVENESS_PATHS = tuple(path for path in HEALTH_PATHS if path not in READY_PATHS)
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
@@ -133,6 +136,9 @@ def security_layers(settings: Settings, public_paths: Iterable[str] = ()) -> lis
         layers.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts))
     limiter = build_rate_limiter(settings)
     layers += [
+        # Below here, request checks a liveness probe is exempt from: it skips them
+        # (apply_security hands this layer the framework app as ``probes``).
+        Middleware(LivenessShortcut, paths=LIVENESS_PATHS),
         Middleware(TimeoutMiddleware, timeout=settings.request_timeout),
         Middleware(MaxBodySizeMiddleware, max_body_size=settings.max_body_size),
         # Answers /ready and /readyz itself (503) while the rate-limit store is down,
@@ -167,6 +173,9 @@ def apply_security(app: ASGIApp, settings: Settings, public_paths: Iterable[str]
     logger = structlog.get_logger().bind(logger=__name__)
     for warning in settings.startup_warnings():
         logger.warning("insecure_configuration", detail=warning)
+    framework_app = app
     for cls, args, kwargs in reversed(security_layers(settings, public_paths)):
+        if cls is LivenessShortcut:
+            kwargs = {**kwargs, "probes": framework_app}
         app = cls(app, *args, **kwargs)
     return app
