@@ -89,29 +89,12 @@ def prepare(project: Path, scratch: Path, database_url: str, items: str) -> Any:
         )
     wire.write_bench_module(scratch, factories)
     sys.path.insert(0, str(scratch))
+    # --items memory: bench_apps patches the repository as it is imported (before any
+    # app is built), the same patch as run.py's --items memory.
+    os.environ[wire.ITEMS_ENV] = items
     import bench_apps  # type: ignore[import-not-found]
 
-    if items == "memory":
-        answer_from_memory(factories.package)
     return bench_apps
-
-
-def answer_from_memory(package: str) -> None:
-    """Every app's repository answers at once from memory (before any app is built)."""
-    import importlib
-    import uuid
-
-    repository = importlib.import_module(f"{package}.repository")
-    item = importlib.import_module(f"{package}.schemas").Item
-
-    async def get(_self: Any, item_id: str) -> Any:
-        return item(id=item_id, name="bench item", quantity=3, tags=["bench", "a-b"])
-
-    async def add(_self: Any, data: Any) -> Any:
-        return item(id=uuid.uuid4().hex, name=data.name, quantity=data.quantity, tags=data.tags)
-
-    repository.ItemRepository.get = get
-    repository.ItemRepository.add = add
 
 
 def scope_of(route: str, item: str | None) -> tuple[dict[str, Any], bytes]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from databases import DATABASES, DatabaseError, PostgresServer, sqlite_url
+from peers import PEER_PACKAGES, write_peer_modules
 
 REPO = Path(__file__).resolve().parent.parent
 # Only what copier needs: rendering from a plain copy picks up uncommitted work,
@@ -75,8 +76,8 @@ ROUTE_TITLES = {
     "create": "POST /api/v1/items (API key, JSON body)",
 }
 FRAMEWORKS = ("fastapi", "litestar", "quart")
-PEER_FRAMEWORKS = ("fastapi",)  # the peer app is built with FastAPI's own pieces
-PEER_PACKAGES = ("asgi-correlation-id", "slowapi")  # bench only, never in the template
+ITEMS = ("database", "memory")  # --items: where every app's item routes find their items
+ITEMS_ENV = "BENCH_ITEMS"
 
 BENCH_APPS_SOURCE = '''\
 """App factories for bench/run.py; written by it into a temporary directory."""
@@ -92,6 +93,29 @@ from {package}.{create_module} import create_app
 from {package}.logs import configure_logging
 from {package}.security.stack import security_layers
 from {package}.settings import Settings
+
+
+def _items_in_memory() -> None:
+    # --items memory (and inprocess.py's --stub-repository): the repository answers at
+    # once, without awaiting, in every app alike (patched before any app is built), so
+    # the item routes compare the stacks alone; the same answers as the database gives.
+    import uuid
+
+    from {package}.repository import ItemRepository
+    from {package}.schemas import Item, ItemIn
+
+    async def get(self: ItemRepository, item_id: str) -> Item | None:
+        return Item(id=item_id, name="bench item", quantity=3, tags=["bench", "a-b"])
+
+    async def add(self: ItemRepository, data: ItemIn) -> Item:
+        tags = list(data.tags)
+        return Item(id=uuid.uuid4().hex, name=data.name, quantity=data.quantity, tags=tags)
+
+    ItemRepository.get, ItemRepository.add = get, add
+
+
+if os.environ.get("{items_env}") == "memory":
+    _items_in_memory()
 
 
 def _settings() -> Settings:
@@ -269,135 +293,9 @@ def floor() -> Any:
 
 
 def peer() -> Any:
-    from bench_peer import peer as build  # FastAPI only: its own module, imported here
+    from bench_peer import peer as build  # the framework's own peer, written beside this module
 
     return build()
-'''
-
-
-PEER_SOURCE = '''\
-"""The peer app for bench/run.py (FastAPI only); written by it beside bench_apps.
-
-What a team would assemble from popular libraries, pure-ASGI form, with the
-same routes as the service: asgi-correlation-id, `secure`'s ASGI middleware,
-Starlette CORS / TrustedHost / GZip, slowapi (its ASGI middleware for the
-default limit, its decorator for the create route's own), a structlog JSON
-access line from an ASGI class, FastAPI's APIKeyHeader dependency. Its items are
-read and written through the service's own repository and database (DATABASE_URL),
-as every other app's are.
-"""
-
-import hmac
-from time import perf_counter
-from typing import Any
-
-import structlog
-from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import Depends, FastAPI, HTTPException, Request, Security
-from fastapi.security import APIKeyHeader
-from secure import Secure
-from secure.middleware.asgi import SecureASGIMiddleware
-from slowapi import Limiter, _rate_limit_exceeded_handler
-from slowapi.errors import RateLimitExceeded
-from slowapi.middleware import SlowAPIASGIMiddleware
-from slowapi.util import get_remote_address
-from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-from {package}.database import Database
-from {package}.repository import ItemRepository
-from {package}.schemas import HealthStatus, Item, ItemId, ItemIn
-from {package}.settings import Settings
-
-HEADER = APIKeyHeader(name="x-api-key", auto_error=False)
-
-
-class AccessLog:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.log = structlog.get_logger("access")
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start, status = perf_counter(), 500
-
-        async def record(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record)
-        finally:
-            self.log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((perf_counter() - start) * 1000, 2),
-                client=scope["client"][0] if scope.get("client") else None,
-            )
-
-
-def peer() -> FastAPI:
-    settings = Settings()
-    secrets = [c.secret.get_secret_value() for c in settings.api_keys.values()]
-    route_limit = next(iter(settings.rate_limit_routes.values()))
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(),
-        ],
-        logger_factory=structlog.PrintLoggerFactory(),
-    )
-
-    def api_key(key: str | None = Security(HEADER)) -> str:
-        if key is None or not any(hmac.compare_digest(key, s) for s in secrets):
-            raise HTTPException(status_code=401, detail="Invalid API key")
-        return "bench"
-
-    limiter = Limiter(key_func=get_remote_address, default_limits=[settings.rate_limit_default])
-    items = ItemRepository(Database(settings))
-    app = FastAPI(
-        docs_url=None, redoc_url=None, openapi_url=None, lifespan=items.database.lifespan
-    )
-    app.state.limiter = limiter
-    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
-
-    @app.get("/health")
-    async def health() -> HealthStatus:
-        return HealthStatus()
-
-    @app.post("/api/v1/items", status_code=201, dependencies=[Depends(api_key)])
-    @limiter.limit(route_limit, override_defaults=False)
-    async def create_item(request: Request, item: ItemIn) -> Item:
-        return await items.add(item)
-
-    @app.get("/api/v1/items/{{item_id}}", dependencies=[Depends(api_key)])
-    async def read_item(item_id: ItemId) -> Item:
-        if (found := await items.get(item_id)) is None:
-            raise HTTPException(404, "Item not found.")
-        return found
-
-    app.add_middleware(SlowAPIASGIMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["https://app.example"],
-        allow_methods=["GET", "POST"],
-        allow_headers=["x-api-key"],
-    )
-    app.add_middleware(SecureASGIMiddleware, secure=Secure.with_default_headers())
-    app.add_middleware(AccessLog)
-    app.add_middleware(CorrelationIdMiddleware)
-    return app
 '''
 
 
@@ -527,6 +425,7 @@ class Factories:
     package: str
     build_module: str  # defines build_app(settings): the framework app alone
     create_module: str  # defines create_app(settings): the served, secured app
+    framework: str  # the one build_module imports: fastapi, litestar or quart
 
 
 def find_package(project: Path) -> Path:
@@ -554,15 +453,19 @@ def find_factories(project: Path) -> Factories:
             raise BenchError(f"expected one module of {package} to define {name}, found {found}")
         return found[0]
 
-    return Factories(package.name, module_defining("build_app"), module_defining("create_app"))
+    build_module = module_defining("build_app")
+    source = (package / f"{build_module}.py").read_text()
+    imported = re.search(rf"^from ({'|'.join(FRAMEWORKS)}) import", source, re.MULTILINE)
+    if imported is None:
+        raise BenchError(f"{package / build_module}.py imports none of {FRAMEWORKS}")
+    return Factories(package.name, build_module, module_defining("create_app"), imported[1])
 
 
 def write_bench_module(directory: Path, factories: Factories) -> None:
     """Write the factories outside the project, so the project is left untouched."""
-    source = BENCH_APPS_SOURCE.format(**asdict(factories), layer_env=LAYER_ENV)
+    source = BENCH_APPS_SOURCE.format(**asdict(factories), layer_env=LAYER_ENV, items_env=ITEMS_ENV)
     (directory / f"{BENCH_MODULE}.py").write_text(source, encoding="utf-8")
-    peer = PEER_SOURCE.format(package=factories.package)
-    (directory / "bench_peer.py").write_text(peer, encoding="utf-8")
+    write_peer_modules(directory, factories.package, factories.framework)
 
 
 @dataclass(frozen=True)
@@ -573,9 +476,10 @@ class Project:
     python: Path
     apps_dir: Path
     database_url: str | None = None  # every app's DATABASE_URL (None: the project's default)
+    items: str = "database"  # --items: "memory" patches the repository in every app
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
-        env = {**os.environ, **SERVER_ENV, **extra}
+        env = {**os.environ, **SERVER_ENV, **extra, ITEMS_ENV: self.items}
         if self.database_url is not None:
             env["DATABASE_URL"] = self.database_url
         env["PYTHONPATH"] = os.pathsep.join(
@@ -836,20 +740,52 @@ def targets(port: int, routes: Sequence[str], script: Path) -> list[Target]:
     return found
 
 
+# What every app must answer on each route, or its figures would not be comparable.
+EXPECTED_STATUS = {"health": 200, "read": 200, "create": 201}
+
+
 def create_item(port: int) -> str:
     """POST one item with the API key; its id."""
+    status, body = answer(port, "POST", ITEMS_PATH)
+    if status != EXPECTED_STATUS["create"]:
+        raise BenchError(f"POST {ITEMS_PATH} answered {status}, expected 201: {body[:200]!r}")
+    try:
+        item: str = json.loads(body)["id"]
+        return item
+    except (KeyError, TypeError, ValueError) as error:
+        raise BenchError(f"could not create an item to read: {error}") from error
+
+
+def answer(port: int, method: str, path: str) -> tuple[int, bytes]:
+    """One request as wrk sends it on that route (the API key on items; a JSON body on POST)."""
+    headers = {} if path == "/health" else {"X-API-Key": API_KEY}
+    if method == "POST":
+        headers["Content-Type"] = "application/json"
     request = urllib.request.Request(
-        f"http://{HOST}:{port}{ITEMS_PATH}",
-        data=ITEM_BODY.encode(),
-        headers={"Content-Type": "application/json", "X-API-Key": API_KEY},
-        method="POST",
+        f"http://{HOST}:{port}{path}",
+        data=ITEM_BODY.encode() if method == "POST" else None,
+        headers=headers,
+        method=method,
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
-            item: str = json.loads(response.read())["id"]
-            return item
-    except (OSError, KeyError, ValueError) as error:
-        raise BenchError(f"could not create an item to read: {error}") from error
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError as error:
+        raise BenchError(f"{method} {path} got no answer: {error}") from error
+
+
+def check_answers(port: int, label: str, found: Sequence[Target]) -> None:
+    """Each route answers its success status (200, or 201 on create) before it is loaded."""
+    for target in found:
+        method = "POST" if target.route == "create" else "GET"
+        status, body = answer(port, method, target.path)
+        if status != EXPECTED_STATUS[target.route]:
+            raise BenchError(
+                f"{label}: {method} {target.path} answered {status}, expected "
+                f"{EXPECTED_STATUS[target.route]}: {body[:200]!r}"
+            )
 
 
 def wrk(wrk_path: str, port: int, load: Load, duration: int, target: Target) -> WrkResult:
@@ -947,7 +883,9 @@ def measure(
             check_host_layer(server.port)
         pids = worker_pids(server.session) if PROC.is_dir() else []
         idle = max((r for r in map(rss_mib, pids) if r is not None), default=None)
-        for target in targets(server.port, routes, log_dir / "create.lua"):
+        found = targets(server.port, routes, log_dir / "create.lua")
+        check_answers(server.port, variant.label, found)
+        for target in found:
             if load.warmup > 0:
                 wrk(wrk_path, server.port, load, load.warmup, target)
             before = cpu_times(server.session)
@@ -1208,7 +1146,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--apps",
         default="bare,full,floor,peer",
-        help="comma-separated, of bare,full,floor,peer (default all; peer is FastAPI only)",
+        help="comma-separated, of bare,full,floor,peer (default all)",
     )
     parser.add_argument(
         "--layers", action="store_true", help="also measure the bare app inside each layer alone"
@@ -1237,6 +1175,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="where every app keeps its items: a SQLite file in a temporary directory, or a "
         "PostgreSQL server started on 127.0.0.1 by the script (default sqlite); fresh per "
         "framework, migrated before any app serves",
+    )
+    parser.add_argument(
+        "--items",
+        choices=ITEMS,
+        default="database",
+        help="where every app's item routes find their items: the service's repository on "
+        "--database (default), or memory (the repository patched alike in every app to "
+        "answer at once: the stacks alone)",
     )
     parser.add_argument(
         "--data",
@@ -1275,14 +1221,9 @@ def variants_for(
     layers: bool,
     reference: bool = False,
     apps: Sequence[str] = ("bare", "full"),
-    framework: str = "fastapi",
 ) -> list[Variant]:
-    """The apps asked for (peer only where it can be built); layers and references if asked."""
-    variants = [
-        Variant(app, f"{BENCH_MODULE}:{app}")
-        for app in apps
-        if app != "peer" or framework in PEER_FRAMEWORKS
-    ]
+    """The apps asked for; layers and references if asked."""
+    variants = [Variant(app, f"{BENCH_MODULE}:{app}") for app in apps]
     if reference:
         variants += [
             Variant("reference", f"{BENCH_MODULE}:reference"),
@@ -1318,20 +1259,21 @@ def print_metrics_report(samples: Sequence[Sample], routes: Sequence[str], out: 
         print(f"  {ROUTE_TITLES[route]:<44} {shown}", file=out)
 
 
-def install_peer_packages(project: Project) -> None:
+def install_peer_packages(project: Project, framework: str) -> None:
     """The peer app's libraries, into the rendered project's environment (not its lock)."""
     uv = shutil.which("uv")
     if uv is None:
         raise BenchError("uv is not on PATH (see bench/README.md)")
+    packages = PEER_PACKAGES[framework]
     done = subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(project.python), *PEER_PACKAGES],
+        [uv, "pip", "install", "--quiet", "--python", str(project.python), *packages],
         capture_output=True,
         text=True,
         timeout=SYNC_TIMEOUT,
         check=False,
     )
     if done.returncode != 0:
-        raise BenchError(f"could not install {PEER_PACKAGES}:\n{done.stderr.strip()}")
+        raise BenchError(f"could not install {packages}:\n{done.stderr.strip()}")
 
 
 def prepare(
@@ -1363,10 +1305,10 @@ def prepare(
         url = sqlite_url(directory)
     else:
         url = postgres.create_database(f"bench_{framework}")
-    project = Project(root, python, apps_dir, url)
+    project = Project(root, python, apps_dir, url, args.items)
     migrate(project, factories.package)
-    if "peer" in args.apps and framework in PEER_FRAMEWORKS:
-        install_peer_packages(project)
+    if "peer" in args.apps:
+        install_peer_packages(project, factories.framework)
     return project
 
 
@@ -1407,7 +1349,7 @@ def run_framework(
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bulwark-bench-") as scratch:
         project = prepare(args, Path(scratch), framework, postgres)
-        variants = variants_for(project, args.layers, args.reference, args.apps, framework)
+        variants = variants_for(project, args.layers, args.reference, args.apps)
         if args.metrics and "full" in args.apps:
             variants.append(metered(Path(scratch)))
         samples = run_rounds(project, variants, args.rounds, load, wrk_path, args.routes)
@@ -1422,8 +1364,9 @@ def run_framework(
     load_after = load_average()
     labels = [variant.label for variant in variants]
     table = route_table(samples, labels)
+    items = args.database if args.items == "database" else "items in memory"
     print(
-        f"\n== {framework} on Granian, 1 worker, {args.database}: {args.rounds} rounds x "
+        f"\n== {framework} on Granian, 1 worker, {items}: {args.rounds} rounds x "
         f"{args.duration}s, {args.connections} connections, TRUSTED_HOSTS={HOST}, "
         f"access log to /dev/null; load average {load_before} before, {load_after} after"
     )
@@ -1439,6 +1382,7 @@ def run_framework(
     print_memory_report(memory, sys.stdout)
     results: dict[str, Any] = {
         "database": args.database,
+        "items": args.items,
         "load_average": {"before": load_before, "after": load_after},
         "routes": table,
         "memory": memory,
