@@ -381,7 +381,10 @@ def test_the_exit_deadline_holds_on_a_busy_machine(tmp_path: Path) -> None:
         took = time.monotonic() - signalled
         answers = [answer(request) for request in requests]
     assert 200 not in answers  # none finished late: each cut off or answered with an error
-    assert took < grace + EXIT_MARGIN + 2.5  # slack for the busy machine
+    # Slack for the busy machine: with the burners and a loaded CI host the supervisor
+    # acts at the deadline but may get the CPU to finish exiting only seconds later
+    # (6.3 s once, at load 8). Without the deadline the stuck handlers hold it for 30 s.
+    assert took < grace + EXIT_MARGIN + 5
     with pytest.raises(httpx.TransportError):  # no worker was left behind, listening
         httpx.get(f"{base}/health", timeout=2)
     records = json_lines(*[(tmp_path / name).read_text() for name in ("stdout", "stderr")])
