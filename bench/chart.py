@@ -1,10 +1,12 @@
-"""Draw the per-framework benchmark results as an SVG bar chart (no plotting library).
+"""Draw bench/run.py's ratios per framework and route as an SVG bar chart (no plotting library).
 
-    uv run python bench/chart.py fastapi=a.json litestar=b.json quart=c.json -o docs/bench.svg
+    uv run python bench/chart.py --floor bench/results/s8-sqlite.json \
+        --peer bench/results/s8-memory.json -o docs/bench.svg
 
-Each JSON file is what ``bench/run.py --json`` wrote for one framework. The chart
-shows bare and full-stack median req/s side by side, with the full/bare ratio,
-and the reference app's too when the run had ``--reference``.
+Two panels, one bar per framework and route: the full stack's throughput over the
+floor's (target line 0.90) from the ``--floor`` run, and over the pure-ASGI peer's
+(target line 2) from the ``--peer`` run; each panel names where its run kept the
+items (``--items``/``--database``). The files are what ``bench/run.py --json`` wrote.
 """
 
 from __future__ import annotations
@@ -13,71 +15,110 @@ import argparse
 import json
 from html import escape
 from pathlib import Path
+from typing import Any
 
-WIDTH, HEIGHT, MARGIN = 640, 380, 60
-BAR, GAP = 48, 50
-COLOURS = {"bare": "#9aa5b1", "full": "#1f6feb", "reference": "#e3b341"}
-
-
-def load(spec: str) -> tuple[str, dict[str, float]]:
-    """``name=path.json`` -> (name, {"bare": rps, "full": rps, ["reference": rps,] "ratio": …})."""
-    name, _, path = spec.partition("=")
-    summary = json.loads(Path(path).read_text())["summary"]
-    figures = {key: summary[key]["median_rps"] for key in COLOURS if key in summary}
-    return name, {**figures, "ratio": summary["full"]["median_ratio"]}
+ROUTES = {"health": "GET /health", "read": "item read", "create": "item create"}
+COLOURS = {"health": "#9aa5b1", "read": "#1f6feb", "create": "#e3b341"}
+PANEL_WIDTH, HEIGHT, MARGIN, TOP = 420, 360, 50, 56
+BAR, GAP = 30, 26
 
 
-def svg(results: list[tuple[str, dict[str, float]]], target: float) -> str:
-    top = max(value for _, figures in results for key, value in figures.items() if key != "ratio")
-    scale = (HEIGHT - 2 * MARGIN) / top
+def load(path: Path, ratio: str) -> tuple[str, dict[str, dict[str, float]]]:
+    """Where the run kept its items, and ``{framework: {route: ratio}}`` for the ratio asked."""
+    run: dict[str, Any] = json.loads(path.read_text())
+    config = run["config"]
+    where = "memory" if config.get("items") == "memory" else config.get("database", "sqlite")
+    figures = {
+        framework: {
+            route: result["ratios"][ratio]
+            for route, result in framework_result["routes"].items()
+            if ratio in result["ratios"]
+        }
+        for framework, framework_result in run["results"].items()
+    }
+    return where, figures
+
+
+def panel(
+    x0: float, title: str, target: float, figures: dict[str, dict[str, float]], top: float
+) -> list[str]:
+    """One panel's SVG elements: bars grouped by framework, a dashed target line."""
+    scale = (HEIGHT - TOP - MARGIN) / top
     base = HEIGHT - MARGIN
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        'font-family="sans-serif" font-size="12">',
-        f'<text x="{WIDTH / 2}" y="24" text-anchor="middle" font-size="14">'
-        f"Bare app vs full security stack, req/s (target ratio ≥ {target})</text>",
-        f'<line x1="{MARGIN}" y1="{base}" x2="{WIDTH - 20}" y2="{base}" stroke="#333"/>',
+        f'<text x="{x0 + PANEL_WIDTH / 2}" y="24" text-anchor="middle" font-size="13">'
+        f"{escape(title)}</text>",
+        f'<line x1="{x0 + 30}" y1="{base}" x2="{x0 + PANEL_WIDTH - 10}" y2="{base}" '
+        'stroke="#333"/>',
     ]
-    keys = [key for key in COLOURS if all(key in figures for _, figures in results)]
-    for index, (name, figures) in enumerate(results):
-        x = MARGIN + index * (len(keys) * BAR + GAP)
-        middle = x + len(keys) * BAR / 2
-        for offset, key in enumerate(keys):
-            height = figures[key] * scale
-            left = x + offset * BAR
+    line_y = base - target * scale
+    parts.append(
+        f'<line x1="{x0 + 30}" y1="{line_y:.1f}" x2="{x0 + PANEL_WIDTH - 10}" y2="{line_y:.1f}" '
+        'stroke="#cf222e" stroke-dasharray="5,4"/>'
+    )
+    parts.append(
+        f'<text x="{x0 + 28}" y="{line_y + 4:.1f}" text-anchor="end" fill="#cf222e">'
+        f"{target:g}</text>"
+    )
+    for index, (framework, routes) in enumerate(figures.items()):
+        left = x0 + 40 + index * (len(ROUTES) * BAR + GAP)
+        for offset, route in enumerate(ROUTES):
+            if route not in routes:
+                continue
+            value = routes[route]
+            height = value * scale
+            x = left + offset * BAR
             parts.append(
-                f'<rect x="{left}" y="{base - height:.1f}" width="{BAR - 6}" '
-                f'height="{height:.1f}" fill="{COLOURS[key]}"/>'
+                f'<rect x="{x}" y="{base - height:.1f}" width="{BAR - 4}" '
+                f'height="{height:.1f}" fill="{COLOURS[route]}"/>'
             )
             parts.append(
-                f'<text x="{left + (BAR - 6) / 2}" y="{base - height - 4:.1f}" '
-                f'text-anchor="middle">{figures[key]:,.0f}</text>'
+                f'<text x="{x + (BAR - 4) / 2}" y="{base - height - 4:.1f}" '
+                f'text-anchor="middle" font-size="10">{value:.2f}</text>'
             )
+        middle = left + len(ROUTES) * BAR / 2
         parts.append(
-            f'<text x="{middle}" y="{base + 18}" text-anchor="middle">{escape(name)}</text>'
+            f'<text x="{middle}" y="{base + 16}" text-anchor="middle">{escape(framework)}</text>'
         )
+    return parts
+
+
+def svg(floor: tuple[str, dict[str, dict[str, float]]], peer: tuple[str, dict[str, Any]]) -> str:
+    panels = [
+        (f"full / floor (items: {floor[0]})", 0.9, floor[1]),
+        (f"full / pure-ASGI peer (items: {peer[0]})", 2.0, peer[1]),
+    ]
+    width = PANEL_WIDTH * len(panels)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HEIGHT}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{HEIGHT}" fill="white"/>',
+    ]
+    for index, (title, target, figures) in enumerate(panels):
+        values = [value for routes in figures.values() for value in routes.values()]
+        top = max([target * 1.15, *values]) * 1.08
+        parts += panel(index * PANEL_WIDTH, title, target, figures, top)
+    for offset, (route, label) in enumerate(ROUTES.items()):
+        left = 40 + offset * 130
         parts.append(
-            f'<text x="{middle}" y="{base + 34}" text-anchor="middle" font-weight="bold">'
-            f"full/bare {figures['ratio']:.2f}</text>"
+            f'<rect x="{left}" y="{HEIGHT - 20}" width="12" height="12" fill="{COLOURS[route]}"/>'
         )
-    legend_y = HEIGHT - 8
-    for offset, key in enumerate(keys):
-        left = WIDTH - 110 * len(keys) + offset * 110
-        parts.append(
-            f'<rect x="{left}" y="{legend_y - 10}" width="12" height="12" fill="{COLOURS[key]}"/>'
-        )
-        parts.append(f'<text x="{left + 16}" y="{legend_y}">{key} req/s</text>')
+        parts.append(f'<text x="{left + 16}" y="{HEIGHT - 10}">{label}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", nargs="+", help="framework=results.json")
+    parser.add_argument("--floor", type=Path, required=True, help="run.py --json output")
+    parser.add_argument(
+        "--peer", type=Path, help="another run for the peer panel (default: --floor)"
+    )
     parser.add_argument("-o", "--output", type=Path, required=True)
-    parser.add_argument("--target", type=float, default=0.85)
     args = parser.parse_args()
-    args.output.write_text(svg([load(spec) for spec in args.results], args.target))
+    floor = load(args.floor, "full/floor")
+    peer = load(args.peer or args.floor, "full/peer")
+    args.output.write_text(svg(floor, peer), encoding="utf-8")
 
 
 if __name__ == "__main__":
