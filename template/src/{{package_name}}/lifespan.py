@@ -23,8 +23,9 @@ def service_lifespan(settings: Settings, upstream: Upstream, items: ItemReposito
 
     The outbound client and the database pool are closed at shutdown after the
     team's own shutdown work, which may still use them; the retention purge runs
-    while the app serves; held access lines are written out last. SIGTERM first
-    ends every open stream with its final word (:mod:`.security.shutdown`).
+    while the app serves; held access lines are written out as shutdown begins
+    and again last. SIGTERM first ends every open stream with its final word
+    (:mod:`.security.shutdown`).
     """
 
     @asynccontextmanager
@@ -37,8 +38,14 @@ def service_lifespan(settings: Settings, upstream: Upstream, items: ItemReposito
                 custom_lifespan(settings),
                 stop_on_signal(),
             ):
-                yield
+                try:
+                    yield
+                finally:
+                    # Held access lines out before the slow part of shutdown (closing the
+                    # pool): Hypercorn terminates the workers still running once one has
+                    # exited, and without our signal handler by then that kills them.
+                    flush_logs()
         finally:
-            flush_logs()  # access lines held in the buffer, before the worker exits
+            flush_logs()  # lines held during shutdown, before the worker exits
 
     return lifespan
