@@ -402,7 +402,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--items",
-        choices=("database", "memory"),
+        choices=wire.ITEMS,
         default="database",
         help="memory: the repository answers at once, in every app alike",
     )

@@ -96,7 +96,7 @@ from {package}.settings import Settings
 
 
 def _items_in_memory() -> None:
-    # --items memory (and inprocess.py's --stub-repository): the repository answers at
+    # --items memory (run.py's and inprocess.py's): the repository answers at
     # once, without awaiting, in every app alike (patched before any app is built), so
     # the item routes compare the stacks alone; the same answers as the database gives.
     import uuid

@@ -2,8 +2,8 @@
 
 Observed through the one check whose effect a probe can show: the request
 timeout. A probe answered slowly is still answered (the short cut), while the
-same path with a body, another method or a readiness path is cut off at 504
-(the whole stack). Either way every response keeps the headers, request id and
+same path with a body, another method or another path is cut off at 504 (the
+whole stack). Either way every response keeps the headers, request id and
 host check of the layers above the short cut.
 """
 

@@ -67,8 +67,9 @@ def make_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     """
     url = make_url(settings.database_url.get_secret_value())
     statement_timeout = settings.database_statement_timeout
+    pooled = pooled and settings.database_pool_size > 0
     pool: dict[str, Any] = {"poolclass": NullPool}
-    if pooled and settings.database_pool_size > 0:
+    if pooled:
         pool = {
             "pool_size": settings.database_pool_size,
             "max_overflow": settings.database_max_overflow,
@@ -94,7 +95,7 @@ def make_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     if mode is not None:
         connect_args["ssl"] = mode
     url = url.difference_update_query(["sslmode", "ssl"])
-    if "pool_size" in pool:
+    if pooled:
         pool["pool_pre_ping"] = True  # a restarted server's dead connections are replaced
     return create_async_engine(url, connect_args=connect_args, **pool)
 
