@@ -25,6 +25,11 @@ requests N at a time, the apps taking turns pass by pass.
   instead of a SQLite file; render the project with ``database=postgresql``.
 - ``--items memory``: the repository answers from memory at once, in every app
   alike: what the stack costs without the database around it.
+- ``--without Layer,...`` (or ``all``): the full app again with each named layer
+  left out, one at a time, in the same round-robin: what each control costs in
+  the stack, the rest in place (its saving: full minus full-without, per pass).
+  A name no layer has (``all,none``) builds the full app once more: its "saving"
+  is the noise the others are read against.
 
 Run it with any interpreter: it re-runs itself with ``PROJECT/.venv/bin/python``::
 
@@ -33,6 +38,7 @@ Run it with any interpreter: it re-runs itself with ``PROJECT/.venv/bin/python``
     python bench/inprocess.py --project /tmp/perf-default --profile --routes read
     python bench/inprocess.py --project /tmp/perf-default --cold --routes health
     python bench/inprocess.py --project /tmp/perf-default --items memory --concurrency 8
+    python bench/inprocess.py --project /tmp/perf-default --items memory --without all
 
 This is a measurement, not a test: it reports and never fails on a slow result.
 """
@@ -305,6 +311,13 @@ def print_profile(route: str, tables: dict[str, dict[str, tuple[float, float]]],
 
 async def main_async(args: argparse.Namespace, apps_module: Any) -> dict[str, Any]:
     apps = {name: getattr(apps_module, name)() for name in APPS}
+    # "all": every layer in turn; a name no layer has rebuilds full as it is (the noise).
+    left_out = [
+        *(apps_module.layer_names() if "all" in args.without else ()),
+        *(name for name in args.without if name != "all"),
+    ]
+    for layer in left_out:
+        apps[f"-{layer}"] = apps_module.without(layer)
     stops = [await start_lifespan(app) for app in apps.values()]
     between = Thrasher() if args.cold else None
     created = await call(apps["full"], "create", None)
@@ -317,8 +330,8 @@ async def main_async(args: argparse.Namespace, apps_module: Any) -> dict[str, An
             answer = await call(app, route, item)
             if answer.status not in (200, 201):
                 raise RuntimeError(f"{name} {route} answered {answer.status}")
-        samples: dict[str, list[float]] = {name: [] for name in APPS}
-        walls: dict[str, list[float]] = {name: [] for name in APPS}
+        samples: dict[str, list[float]] = {name: [] for name in apps}
+        walls: dict[str, list[float]] = {name: [] for name in apps}
         for turn in range(-args.warmup, args.passes):  # every app warm before the first timed pass
             if args.concurrency > 1:
                 timed = await concurrent_pass(
@@ -376,9 +389,26 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             f"{wall['bare']:9.0f} {wall['full']:6.0f} {wall['floor']:6.0f} "
             f"{c['bare']:10.1f} {c['full'] - c['bare']:9.1f} {c['floor'] - c['bare']:10.1f}"
         )
+    if args.without:
+        report_without(results)
     if args.profile:
         for route, result in results.items():
             print_profile(route, result["profile"], args.top)
+
+
+def report_without(results: dict[str, Any]) -> None:
+    """Per left-out layer: µs over bare, and what leaving it out saves (per-pass medians)."""
+    for route, result in results.items():
+        s, c = result["samples"], result["calls"]
+        print(f"\n-- {route}: the full app with one layer left out (main-thread CPU µs/request) --")
+        print(f"{'app':<28} {'over bare':>9} {'saves':>7} {'calls saved':>11}")
+        for name in s:
+            if not name.startswith("-") and name != "full":
+                continue
+            over = statistics.median(x - b for x, b in zip(s[name], s["bare"], strict=True))
+            saves = statistics.median(f - x for f, x in zip(s["full"], s[name], strict=True))
+            calls = c["full"] - c[name]
+            print(f"{name:<28} {over:9.1f} {saves:7.1f} {calls:11.1f}")
 
 
 def parse_args() -> argparse.Namespace:
@@ -407,9 +437,15 @@ def parse_args() -> argparse.Namespace:
         help="memory: the repository answers at once, in every app alike",
     )
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight per app")
+    parser.add_argument(
+        "--without",
+        default="",
+        help="layer class names (or 'all'): the full app again without each, one at a time",
+    )
     parser.add_argument("--json", type=Path, help="write the raw figures here")
     args = parser.parse_args()
     args.routes = [r for r in args.routes.split(",") if r]
+    args.without = [name for name in args.without.split(",") if name]
     if not set(args.routes) <= set(wire.ROUTES):
         parser.error(f"--routes takes {','.join(wire.ROUTES)}")
     if args.concurrency < 1 or (args.concurrency > 1 and args.cold):
@@ -436,6 +472,9 @@ def main() -> None:
                 database_url = sqlite_url(Path(scratch))
             apps_module = prepare(project, Path(scratch), database_url, args.items)
             results = asyncio.run(main_async(args, apps_module))
+        except BaseException:
+            os.dup2(report_fd, 1)  # the service's logging writes the traceback to stdout
+            raise
         finally:
             if postgres is not None:
                 postgres.stop()

@@ -159,6 +159,33 @@ def layer() -> Any:
     return cls(build_app(settings), *args, **kwargs)
 
 
+def without(name: str) -> Any:
+    # The full app with the layer class ``name`` left out (inprocess.py --without):
+    # what that one control costs in the stack, the rest in place.
+    from {package}.security import stack
+
+    every = stack.security_layers
+
+    def fewer(*args: Any, **kwargs: Any) -> Any:
+        return [layer for layer in every(*args, **kwargs) if layer.cls.__name__ != name]
+
+    stack.security_layers = fewer
+    try:
+        app = create_app(Settings())
+    finally:
+        stack.security_layers = every
+    if name != "AuthMiddleware":
+        return app
+    principal = _bench_principal()  # the item routes still check scopes: as bare does
+
+    async def unauthenticated(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            principal.remember(scope)
+        await app(scope, receive, send)
+
+    return unauthenticated
+
+
 class _Lines:
     """The floor's access log: orjson lines, held for 2xx/3xx (bounded), at once otherwise."""
 
