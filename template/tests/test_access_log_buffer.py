@@ -12,8 +12,10 @@ from typing import Any
 
 import anyio
 import pytest
+from starlette.types import Message
 
 from .conftest import AppFactory, client_for, log_lines
+from .service import STOP
 
 pytestmark = pytest.mark.anyio
 
@@ -80,6 +82,49 @@ async def test_lines_are_written_at_once_when_buffering_is_off(
         response = await http.get("/health")
         lines = access(capsys.readouterr().out)
     assert [line["request_id"] for line in lines] == [response.headers["x-request-id"]]
+
+
+async def test_from_the_stop_notice_on_no_line_is_held(
+    make_app: AppFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGTERM's notice: held lines go out at once, and later ones are not held.
+
+    The app is still serving (its lifespan has not ended): a server may end a
+    worker before then (Hypercorn terminates the others once one has exited),
+    and a line still held would be lost with it.
+    """
+    app = make_app(**HELD, access_log_flush_interval=10)
+    capsys.readouterr()
+    started, shutdown = anyio.Event(), anyio.Event()
+    incoming = [{"type": "lifespan.startup"}]
+
+    async def receive() -> Message:
+        if incoming:
+            return incoming.pop()
+        await shutdown.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+
+    async def serve() -> None:  # the server's lifespan task
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+
+    async with anyio.create_task_group() as server:
+        server.start_soon(serve)
+        with anyio.fail_after(10):
+            await started.wait()
+        async with client_for(app) as http:
+            before = await http.get("/health")
+            assert access(capsys.readouterr().out) == []  # held: the interval is 10 s
+            STOP.stop()  # what the SIGTERM handler schedules on the loop
+            written = access(capsys.readouterr().out)
+            assert [line["request_id"] for line in written] == [before.headers["x-request-id"]]
+            after = await http.get("/health")
+            written = access(capsys.readouterr().out)  # no waiting: nothing is held now
+            assert [line["request_id"] for line in written] == [after.headers["x-request-id"]]
+        shutdown.set()
 
 
 async def test_health_probes_answered_200_are_not_logged_by_default(

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from .custom.lifespan import lifespan as custom_lifespan
-from .logs import flush_logs
+from .logs import flush_logs, write_logs_through
 from .outbound import Upstream
 from .repository import ItemRepository
 from .retention import purging
-from .security.shutdown import stop_on_signal
+from .security.shutdown import STOP, stop_on_signal
 from .settings import Settings
 
 __all__ = ["service_lifespan"]
@@ -23,9 +23,9 @@ def service_lifespan(settings: Settings, upstream: Upstream, items: ItemReposito
 
     The outbound client and the database pool are closed at shutdown after the
     team's own shutdown work, which may still use them; the retention purge runs
-    while the app serves; held access lines are written out as shutdown begins
-    and again last. SIGTERM first ends every open stream with its final word
-    (:mod:`.security.shutdown`).
+    while the app serves; from SIGTERM on (or else from the start of shutdown)
+    access lines are no longer held but written at once. SIGTERM first ends every
+    open stream with its final word (:mod:`.security.shutdown`).
     """
 
     @asynccontextmanager
@@ -38,14 +38,15 @@ def service_lifespan(settings: Settings, upstream: Upstream, items: ItemReposito
                 custom_lifespan(settings),
                 stop_on_signal(),
             ):
-                try:
-                    yield
-                finally:
-                    # Held access lines out before the slow part of shutdown (closing the
-                    # pool): Hypercorn terminates the workers still running once one has
-                    # exited, and without our signal handler by then that kills them.
-                    flush_logs()
+                # From SIGTERM (the stop notice), or else from the start of shutdown, no
+                # access line is held: Hypercorn terminates the workers still closing
+                # their pool once one has exited, and that would lose held lines.
+                with STOP.watching(write_logs_through):
+                    try:
+                        yield
+                    finally:
+                        write_logs_through()
         finally:
-            flush_logs()  # lines held during shutdown, before the worker exits
+            flush_logs()  # anything still held (a start-up that failed), before the worker exits
 
     return lifespan

@@ -33,7 +33,7 @@ from .security import current_request_id
 from .security.redaction import Redactor, escape_control_characters, secret_values
 from .settings import Settings
 
-__all__ = ["configure_logging", "flush_logs"]
+__all__ = ["configure_logging", "flush_logs", "write_logs_through"]
 
 
 def add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -204,6 +204,12 @@ class LineSink:
             self._file.write(lines)
             self._file.flush()
 
+    def write_through(self) -> None:
+        """Hold nothing from now on, and write out what is held: the process is stopping."""
+        with self._lock:
+            self.interval = None
+        self.flush()
+
     def _drop_held(self) -> None:
         self._held = []
         self._size = 0
@@ -264,6 +270,18 @@ def flush_logs() -> None:
 
 
 atexit.register(flush_logs)
+
+
+def write_logs_through() -> None:
+    """The process is stopping: held access lines out now, every later line at once.
+
+    A server may end a worker before its lifespan has finished (Hypercorn
+    terminates the other workers once one has exited, when our signal handler
+    is already gone): a line still held then would be lost with it.
+    """
+    if _sink is not None:
+        with contextlib.suppress(ValueError, OSError):  # stdout closed: nowhere to write
+            _sink.write_through()
 
 
 def log_uncaught(
