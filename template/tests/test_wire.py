@@ -13,10 +13,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,12 @@ def running_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         yield running
 
 
+# A port found free can be taken by another process before the server binds it (the
+# suites of several projects run side by side): such a start is tried again on new ports.
+START_ATTEMPTS = 3
+PORT_TAKEN = re.compile(rb"address already in use|failed to bind", re.IGNORECASE)
+
+
 @contextmanager
 def serving(
     command: Sequence[str], env: Mapping[str, str], output: Path | None = None
@@ -88,43 +95,65 @@ def serving(
     """Start ``python <command>`` on a free port, wait for ``/health``; stop it by PID.
 
     With ``output`` (a directory), what the process prints goes to its files
-    ``stdout`` and ``stderr``; otherwise it is discarded.
+    ``stdout`` and ``stderr``; otherwise to a temporary directory, read only to
+    say why a server did not start. A server that exits because one of its
+    ports was taken meanwhile is started again on new ports.
     """
-    port = free_port()
-    with ExitStack() as files:
-        stdout, stderr = (
-            (subprocess.DEVNULL, subprocess.DEVNULL)
-            if output is None
-            else (files.enter_context((output / name).open("wb")) for name in ("stdout", "stderr"))
-        )
-        process = subprocess.Popen(
-            [sys.executable, *command],
-            cwd=PROJECT_ROOT,
-            env=server_environment(port, env),
-            stdout=stdout,
-            stderr=stderr,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
+    with tempfile.TemporaryDirectory() as scratch:
+        printed = Path(scratch) if output is None else output
+        for attempt in range(1, START_ATTEMPTS + 1):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            process = _start(command, server_environment(port, env), printed)
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if _answers(base, process):
                     break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.1)
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            except BaseException:
+                _stop(process)
+                raise
+            said = b"".join((printed / name).read_bytes() for name in ("stdout", "stderr"))
+            if attempt == START_ATTEMPTS or PORT_TAKEN.search(said) is None:
+                last = said.decode(errors="replace").strip().splitlines()[-5:]
+                raise RuntimeError(f"server exited with {process.returncode}: {last}")
+        try:
+            yield base, process
+        finally:
+            _stop(process)
+
+
+def _start(
+    command: Sequence[str], env: Mapping[str, str], printed: Path
+) -> subprocess.Popen[bytes]:
+    with (printed / "stdout").open("wb") as stdout, (printed / "stderr").open("wb") as stderr:
+        return subprocess.Popen(
+            [sys.executable, *command], cwd=PROJECT_ROOT, env=env, stdout=stdout, stderr=stderr
+        )
+
+
+def _answers(base: str, process: subprocess.Popen[bytes]) -> bool:
+    """True once ``/health`` answers 200, False if the process exits first; 30 s at most."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            return False
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not answer /health within 30 s")
+        time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope="module")
