@@ -106,15 +106,18 @@ def serving(
             base = f"http://127.0.0.1:{port}"
             process = _start(command, server_environment(port, env), printed)
             try:
-                if _answers(base, process):
-                    break
+                answer = _answers(base, process)
             except BaseException:
                 _stop(process)
                 raise
+            if answer == "ours":
+                break
+            _stop(process)
             said = b"".join((printed / name).read_bytes() for name in ("stdout", "stderr"))
-            if attempt == START_ATTEMPTS or PORT_TAKEN.search(said) is None:
+            taken = answer == "another server" or PORT_TAKEN.search(said) is not None
+            if attempt == START_ATTEMPTS or not taken:
                 last = said.decode(errors="replace").strip().splitlines()[-5:]
-                raise RuntimeError(f"server exited with {process.returncode}: {last}")
+                raise RuntimeError(f"server did not start ({answer}, {process.returncode}): {last}")
         try:
             yield base, process
         finally:
@@ -130,17 +133,25 @@ def _start(
         )
 
 
-def _answers(base: str, process: subprocess.Popen[bytes]) -> bool:
-    """True once ``/health`` answers 200, False if the process exits first; 30 s at most."""
+def _answers(base: str, process: subprocess.Popen[bytes]) -> str:
+    """Who answers ``/health`` first: "ours", "another server" (it took the port), or "exited".
+
+    Ours answers with a request id; another test's helper server (an upstream,
+    a receiver) that got the port answers without one. 30 s at most.
+    """
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return True
+            response = httpx.get(f"{base}/health", timeout=1)
         except httpx.TransportError:
             pass
+        else:
+            if "x-request-id" not in response.headers:
+                return "another server"
+            if response.status_code == 200:
+                return "ours"
         if process.poll() is not None:
-            return False
+            return "exited"
         if time.monotonic() > deadline:
             raise RuntimeError("server did not answer /health within 30 s")
         time.sleep(0.1)
